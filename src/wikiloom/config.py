@@ -1,0 +1,42 @@
+"""The one settings object; every field is documented in docs/settings.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """wikiloom's settings, read from `WIKILOOM_*` environment variables or a `.env` file."""
+
+    model_config = SettingsConfigDict(env_prefix="WIKILOOM_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./wikiloom.db",
+        description="SQLAlchemy URL of the database: sqlite:///, postgresql+psycopg:// or "
+        "mysql+pymysql://.",
+    )
+    database_pool_size: int = Field(
+        default=10, ge=1, description="Connections kept open per process (PostgreSQL, MariaDB)."
+    )
+    database_pool_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for a free pooled connection."
+    )
+    sqlite_busy_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds an SQLite writer waits for the write lock."
+    )
+    forms_dir: Path | None = Field(
+        default=None,
+        description="Extra directory of form YAML files (and i18n/<form>/<lang>.json); "
+        "its forms override the built-in ones of the same name.",
+    )
+    workset_expiry: int = Field(
+        default=86400,
+        gt=0,
+        description="Default lifetime of a workset's leases in seconds, for new campaigns.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `wikiloom serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `wikiloom serve` binds.")
+    log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")

@@ -1,0 +1,154 @@
+"""Engines, sessions and the dialect specifics that the contexts share."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, create_engine, event, inspect
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql import Insert
+from sqlalchemy.types import TypeDecorator
+
+from wikiloom.config import Settings
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time as an aware UTC datetime."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored as naive UTC on every engine and returned as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name in ("mysql", "mariadb"):
+            from sqlalchemy.dialects.mysql import DATETIME
+
+            return dialect.type_descriptor(DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: wikiloom stores only aware UTC times")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table; the contexts' `tables.py` modules subclass it."""
+
+
+def normalize_url(url: str) -> str:
+    """Pick our drivers for bare `postgresql://` and `mysql://` URLs."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername in ("mysql", "mariadb"):
+        parsed = parsed.set(drivername="mysql+pymysql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(settings: Settings) -> Engine:
+    """Create the engine for `settings.database_url` with each dialect's needs applied."""
+    url = make_url(normalize_url(settings.database_url))
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url,
+            connect_args={"timeout": settings.sqlite_busy_timeout, "check_same_thread": False},
+        )
+        _configure_sqlite(engine, settings)
+        return engine
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_pool_size,
+        "pool_timeout": settings.database_pool_timeout,
+        "pool_recycle": 3600,
+    }
+    if url.get_backend_name() == "mysql":
+        options["isolation_level"] = "READ COMMITTED"
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return create_engine(url, **options)
+
+
+def _configure_sqlite(engine: Engine, settings: Settings) -> None:
+    """Use WAL, foreign keys and a busy timeout; let us issue BEGIN ourselves."""
+    busy_ms = int(settings.sqlite_busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Python's sqlite3 would otherwise open transactions lazily and defeat BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Return the session factory bound to `engine`."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session], *, write: bool = False) -> Iterator[Session]:
+    """Run a unit of work: commit on success, roll back on error.
+
+    `write=True` takes SQLite's write lock up front (BEGIN IMMEDIATE) so that a
+    read-then-write transaction cannot deadlock with another writer.
+    """
+    with factory() as session:
+        if write and session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+
+
+def is_sqlite(session: Session) -> bool:
+    """Tell whether the session talks to SQLite."""
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def insert_ignore(session: Session, table: Any) -> Insert:
+    """An INSERT that silently skips rows whose key already exists, on every engine."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing()
+    if name in ("mysql", "mariadb"):
+        return mysql_insert(table).prefix_with("IGNORE")
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def table_names(engine: Engine) -> list[str]:
+    """List the tables present in the database."""
+    return sorted(inspect(engine).get_table_names())

@@ -1,0 +1,64 @@
+"""Domain errors; each API surface maps them to its own error shape in one place."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """Base of every error wikiloom reports to a user."""
+
+    code = "error"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(AppError):
+    """A thing named by id or name does not exist."""
+
+    code = "not found"
+    status = 404
+
+
+class Conflict(AppError):
+    """The request is valid but the current state does not allow it."""
+
+    code = "conflict"
+    status = 409
+
+
+class Forbidden(AppError):
+    """The caller may not do this."""
+
+    code = "forbidden"
+    status = 403
+
+
+class BadRequest(AppError):
+    """The input is malformed or fails validation."""
+
+    code = "bad request"
+    status = 400
+
+
+class InvalidLabel(BadRequest):
+    """A label does not fit its campaign's form; `field` names the offending field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class FormError(AppError):
+    """A form definition cannot be loaded; the message names the file and line."""
+
+    code = "bad form"
+    status = 500
+
+
+class ServiceUnavailable(AppError):
+    """A backing service (the database) is temporarily unreachable."""
+
+    code = "unavailable"
+    status = 503

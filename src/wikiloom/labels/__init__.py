@@ -1,0 +1,1 @@
+"""Labeling: campaigns, tasks, worksets, labels, forms, import and export."""
