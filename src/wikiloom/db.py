@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
+
 from sqlalchemy import DateTime, Engine, create_engine, event, inspect
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -66,17 +68,24 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _dump_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(settings: Settings) -> Engine:
     """Create the engine for `settings.database_url` with each dialect's needs applied."""
     url = make_url(normalize_url(settings.database_url))
+    json_options: dict[str, Any] = {"json_serializer": _dump_json, "json_deserializer": orjson.loads}
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
             url,
             connect_args={"timeout": settings.sqlite_busy_timeout, "check_same_thread": False},
+            **json_options,
         )
         _configure_sqlite(engine, settings)
         return engine
     options: dict[str, Any] = {
+        **json_options,
         "pool_pre_ping": True,
         "pool_size": settings.database_pool_size,
         "max_overflow": settings.database_pool_size,

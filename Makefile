@@ -1,0 +1,37 @@
+# wikiloom: `make run` starts the whole thing on SQLite with demo data; `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export WIKILOOM_DATABASE_URL ?= sqlite:///./wikiloom.db
+
+.PHONY: run test bench install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/wikiloom db upgrade
+	$(BIN)/wikiloom demo
+	$(BIN)/wikiloom serve --host 127.0.0.1 --port 8000
+
+test: install-test
+	PATH="$(abspath $(BIN)):$$PATH" scripts/check
+
+bench: install-test
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) wikiloom.db wikiloom.db-wal wikiloom.db-shm .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,197 @@
+"""The `wikiloom` command: administration, loading data, and starting the processes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, BinaryIO
+
+import orjson
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from wikiloom.config import Settings
+from wikiloom.db import make_engine, session_factory, transaction
+from wikiloom.errors import AppError
+
+app = typer.Typer(
+    help="wikiloom: human-in-the-loop machine learning for Wikimedia wikis.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@contextmanager
+def _database() -> Iterator[tuple[Settings, Engine, sessionmaker[Session]]]:
+    settings = Settings()
+    engine = make_engine(settings)
+    try:
+        yield settings, engine, session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except AppError as error:
+        raise _fail(error.message) from error
+
+
+def _known_forms(settings: Settings) -> list[str]:
+    from wikiloom.labels.catalog import load_catalog
+
+    return list(load_catalog(settings.forms_dir))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Create or migrate the database schema to the latest version."""
+    from wikiloom.migrations import upgrade
+
+    upgrade(Settings().database_url, revision)
+    typer.echo("database is up to date")
+
+
+@app.command("new_campaign")
+def new_campaign(
+    wiki: str,
+    name: str,
+    form: str,
+    view: str,
+    labels_per_task: int,
+    tasks_per_assignment: int,
+    info_url: Annotated[str | None, typer.Option("--info-url", help="Campaign page.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Allow a duplicate name.")] = False,
+    expiry: Annotated[int | None, typer.Option(help="Workset lifetime in seconds.")] = None,
+) -> None:
+    """Create an active campaign and print it as JSON."""
+    from wikiloom.labels.campaigns import campaign_record, create_campaign
+
+    with _errors(), _database() as (settings, _, factory), transaction(factory) as session:
+        campaign = create_campaign(
+            session,
+            wiki=wiki,
+            name=name,
+            form=form,
+            view=view,
+            labels_per_task=labels_per_task,
+            tasks_per_assignment=tasks_per_assignment,
+            info_url=info_url,
+            force=force,
+            workset_expiry=expiry or settings.workset_expiry,
+            known_forms=_known_forms(settings),
+        )
+        record = campaign_record(campaign)
+    typer.echo(orjson.dumps(record).decode())
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[int], None] | None]:
+    if not sys.stderr.isatty():
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}"))
+    with Progress(*columns, TimeElapsedColumn(), transient=True) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda n: progress.advance(task, n)
+
+
+def _stdin() -> BinaryIO:
+    return sys.stdin.buffer
+
+
+@app.command("task_inserts")
+def task_inserts(campaign_id: int) -> None:
+    """Insert tasks, one JSON object per line on stdin; a bad line inserts nothing."""
+    from wikiloom.labels.tasks import insert_tasks
+
+    with (
+        _errors(),
+        _database() as (_, _, factory),
+        _progress("inserting tasks") as progress,
+        transaction(factory, write=True) as session,
+    ):
+        count = insert_tasks(session, campaign_id, _stdin(), progress=progress)
+    typer.echo(f"{count} tasks inserted")
+
+
+@app.command("export-labels")
+def export_labels(
+    campaign_id: int,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+) -> None:
+    """Write a campaign's labels to stdout, one line per task and labeler."""
+    from wikiloom.labels.campaigns import get_campaign
+    from wikiloom.labels.catalog import load_catalog
+    from wikiloom.labels.export import export_labels as export
+
+    with _errors(), _database() as (settings, _, factory), transaction(factory) as session:
+        campaign = get_campaign(session, campaign_id)
+        form = load_catalog(settings.forms_dir).get(campaign.form)
+        fields = list(form.fields) if form is not None else []
+        out = sys.stdout
+        for chunk in export(session, campaign_id, fmt, fields):
+            out.write(chunk)
+        out.flush()
+
+
+@app.command("remove_expired_tasks")
+def remove_expired_tasks() -> None:
+    """Give back the leases of expired worksets now (assignment also does it by itself)."""
+    from wikiloom.labels.campaigns import list_campaigns
+    from wikiloom.labels.worksets import reclaim_expired
+
+    total = 0
+    with _errors(), _database() as (_, _, factory), transaction(factory, write=True) as session:
+        for campaign in list_campaigns(session, include_inactive=True):
+            while reclaimed := reclaim_expired(session, campaign.id):
+                total += reclaimed
+    typer.echo(f"{total} expired worksets closed")
+
+
+@app.command("demo")
+def demo() -> None:
+    """Load the demo campaigns (real enwiki revisions); running it twice changes nothing."""
+    from wikiloom.labels.demo import load_demo
+
+    with _errors(), _database() as (settings, _, factory):
+        with transaction(factory, write=True) as session:
+            created = load_demo(session, _known_forms(settings))
+    typer.echo(f"{len(created)} demo campaigns created" if created else "demo data already loaded")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+) -> None:
+    """Serve the web interface and the APIs."""
+    import uvicorn
+
+    from wikiloom.http import create_app
+
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+    )
+
+
+def main() -> None:
+    """Run the command line."""
+    app()

@@ -1,0 +1,223 @@
+"""Campaigns: creating, finding, listing, counting and retiring them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wikiloom.db import utcnow
+from wikiloom.errors import BadRequest, Conflict, NotFound
+from wikiloom.labels.events import record_event
+from wikiloom.labels.tables import (
+    LABELED,
+    LEASED,
+    SAMPLING_STRATEGIES,
+    Campaign,
+    Label,
+    Task,
+    WorksetTask,
+)
+from wikiloom.labels.views import check_view
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    """The counts Wiki labels reports for `?campaign=stats`."""
+
+    tasks: int = 0
+    labels: int = 0
+    coders: int = 0
+    assignments: int = 0
+
+
+def epoch(moment: dt.datetime) -> float:
+    """Seconds since the epoch, as Wiki labels' JSON carries timestamps."""
+    return moment.timestamp()
+
+
+def campaign_record(campaign: Campaign) -> dict[str, Any]:
+    """The campaign as a Wiki labels campaign object (exactly its keys)."""
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "wiki": campaign.wiki,
+        "form": campaign.form,
+        "view": campaign.view,
+        "created": epoch(campaign.created),
+        "labels_per_task": campaign.labels_per_task,
+        "tasks_per_assignment": campaign.tasks_per_assignment,
+        "active": campaign.active,
+        "info_url": campaign.info_url,
+    }
+
+
+def create_campaign(
+    session: Session,
+    *,
+    wiki: str,
+    name: str,
+    form: str,
+    view: str,
+    labels_per_task: int,
+    tasks_per_assignment: int,
+    known_forms: Collection[str],
+    info_url: str | None = None,
+    force: bool = False,
+    workset_expiry: int = 86400,
+    sampling: str = "random",
+    now: dt.datetime | None = None,
+) -> Campaign:
+    """Create an active campaign; a duplicate (wiki, name) needs `force`."""
+    if not wiki.strip() or not name.strip():
+        raise BadRequest("wiki and name must not be empty")
+    if form not in known_forms:
+        raise BadRequest(f"unknown form {form!r}; known forms: {', '.join(sorted(known_forms))}")
+    check_view(view)
+    for field, value in (
+        ("labels_per_task", labels_per_task),
+        ("tasks_per_assignment", tasks_per_assignment),
+        ("workset_expiry", workset_expiry),
+    ):
+        if value <= 0:
+            raise BadRequest(f"{field} must be a positive integer, not {value}")
+    if sampling not in SAMPLING_STRATEGIES:
+        raise BadRequest(f"unknown sampling {sampling!r}; one of {', '.join(SAMPLING_STRATEGIES)}")
+    taken = session.scalar(
+        select(func.max(Campaign.name_seq)).where(Campaign.wiki == wiki, Campaign.name == name)
+    )
+    if taken is not None and not force:
+        raise Conflict(
+            f"Duplicate campaign: {name} already exists for {wiki}.  "
+            "Use --force if this is expected."
+        )
+    campaign = Campaign(
+        wiki=wiki,
+        name=name,
+        name_seq=0 if taken is None else taken + 1,
+        form=form,
+        view=view,
+        labels_per_task=labels_per_task,
+        tasks_per_assignment=tasks_per_assignment,
+        info_url=info_url,
+        active=True,
+        created=now or utcnow(),
+        workset_expiry=workset_expiry,
+        sampling=sampling,
+        evaluation_fraction=0.2,
+    )
+    try:
+        with session.begin_nested():
+            session.add(campaign)
+            session.flush()
+    except IntegrityError as error:
+        raise Conflict(f"Duplicate campaign: {name} already exists for {wiki}.") from error
+    record_event(
+        session,
+        "campaign.created",
+        campaign_id=campaign.id,
+        data=campaign_record(campaign),
+        now=campaign.created,
+    )
+    return campaign
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    """Return the campaign or raise NotFound in Wiki labels' words."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"campaign_id={campaign_id}")
+    return campaign
+
+
+def list_campaigns(
+    session: Session, wiki: str | None = None, *, include_inactive: bool = False
+) -> list[Campaign]:
+    """List campaigns (of one wiki, or all), active ones only unless asked; archived never."""
+    query = select(Campaign).where(Campaign.archived.is_(None)).order_by(Campaign.id)
+    if wiki is not None:
+        query = query.where(Campaign.wiki == wiki)
+    if not include_inactive:
+        query = query.where(Campaign.active.is_(True))
+    return list(session.scalars(query))
+
+
+def list_wikis(session: Session) -> list[str]:
+    """The wikis that have at least one active campaign."""
+    query = (
+        select(distinct(Campaign.wiki))
+        .where(Campaign.active.is_(True), Campaign.archived.is_(None))
+        .order_by(Campaign.wiki)
+    )
+    return list(session.scalars(query))
+
+
+def campaign_stats(session: Session, campaign_ids: Iterable[int]) -> dict[int, CampaignStats]:
+    """Count tasks, labels, distinct labelers and live assignments of each campaign."""
+    ids = list(campaign_ids)
+    if not ids:
+        return {}
+    tasks = dict(
+        session.execute(
+            select(Task.campaign_id, func.count())
+            .where(Task.campaign_id.in_(ids))
+            .group_by(Task.campaign_id)
+        )
+    )
+    labels = {
+        row[0]: (row[1], row[2])
+        for row in session.execute(
+            select(Task.campaign_id, func.count(), func.count(distinct(Label.user_id)))
+            .join(Label, Label.task_id == Task.id)
+            .where(Task.campaign_id.in_(ids))
+            .group_by(Task.campaign_id)
+        )
+    }
+    assignments = dict(
+        session.execute(
+            select(WorksetTask.campaign_id, func.count())
+            .where(WorksetTask.campaign_id.in_(ids), WorksetTask.state.in_((LEASED, LABELED)))
+            .group_by(WorksetTask.campaign_id)
+        )
+    )
+    return {
+        cid: CampaignStats(
+            tasks=tasks.get(cid, 0),
+            labels=labels.get(cid, (0, 0))[0],
+            coders=labels.get(cid, (0, 0))[1],
+            assignments=assignments.get(cid, 0),
+        )
+        for cid in ids
+    }
+
+
+def set_active(
+    session: Session, campaign_id: int, active: bool, *, now: dt.datetime | None = None
+) -> Campaign:
+    """Open or close a campaign for new worksets; open worksets stay labelable."""
+    campaign = get_campaign(session, campaign_id)
+    campaign.active = active
+    record_event(
+        session,
+        "campaign.activated" if active else "campaign.deactivated",
+        campaign_id=campaign_id,
+        now=now,
+    )
+    return campaign
+
+
+def archive_campaign(
+    session: Session, campaign_id: int, *, now: dt.datetime | None = None
+) -> Campaign:
+    """Retire a campaign: hidden and closed, but every task and label is kept."""
+    campaign = get_campaign(session, campaign_id)
+    moment = now or utcnow()
+    campaign.active = False
+    campaign.archived = moment
+    record_event(session, "campaign.archived", campaign_id=campaign_id, now=moment)
+    return campaign

@@ -1,0 +1,419 @@
+"""Forms: the Wiki labels form format (OOjs UI widget configs in YAML) and label validation."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from wikiloom.errors import FormError, InvalidLabel
+
+Kind = Literal["choice", "boolean", "text", "list"]
+
+MAX_TEXT_LENGTH = 10_000
+"""Longest text a TextInputWidget may yield unless the widget sets a smaller `maxLength`."""
+
+_SELECTS = {"ButtonSelectWidget": "ButtonOptionWidget", "RadioSelectWidget": "RadioOptionWidget"}
+_OPTIONS = {"ButtonOptionWidget", "RadioOptionWidget"}
+_BOOLEANS = {"CheckboxInputWidget", "ToggleSwitchWidget", "ToggleButtonWidget"}
+_TEXTS = {"TextInputWidget", "MultilineTextInputWidget"}
+_LISTS = {  # the custom edit_type widgets and the vocabularies each needs
+    "SemanticsSelector": ("meanings",),
+    "SemanticOperationsSelector": ("meanings", "objects", "actions"),
+    "SyntacticOperationsSelector": ("objects", "actions"),
+}
+_VALUELESS = {"FieldLayout", "FieldsetLayout", "LabelWidget", "HtmlSnippet"}
+_CLASSES = _VALUELESS | set(_SELECTS) | _OPTIONS | _BOOLEANS | _TEXTS | set(_LISTS)
+_CLASSES.add("DropdownInputWidget")
+_TOP_KEYS = {"name", "title", "fields"}
+_MESSAGE = re.compile(r"<([A-Za-z0-9][A-Za-z0-9_.:-]*)>")
+_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One named widget of a form: a key of the label JSON."""
+
+    name: str
+    widget: str
+    kind: Kind
+    options: tuple[object, ...]
+    required: bool
+    line: int
+
+
+@dataclass(frozen=True, eq=False)
+class Form:
+    """A loaded form: its config (served to the gadget), messages and named fields."""
+
+    key: str
+    config: dict[str, Any]
+    i18n: dict[str, dict[str, str]]
+    fields: dict[str, Field]
+    _schema: dict[str, Any] = field(init=False, repr=False)
+    _validator: Draft202012Validator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        schema = _label_schema(self.key, self.config, self.fields)
+        object.__setattr__(self, "_schema", schema)
+        object.__setattr__(self, "_validator", Draft202012Validator(schema))
+
+    def json_schema(self) -> dict[str, Any]:
+        """Return the JSON Schema (2020-12) of a valid label."""
+        return copy.deepcopy(self._schema)
+
+    def validate(self, label: object) -> dict[str, Any]:
+        """Return `label` if it fits the form; raise InvalidLabel naming the field otherwise."""
+        error = next(self._validator.iter_errors(label), None)
+        if error is None:
+            return cast(dict[str, Any], label)
+        if not isinstance(label, dict):
+            raise InvalidLabel(f"a label must be a JSON object, not {_type_name(label)}")
+        unknown = [key for key in label if key not in self.fields]
+        if unknown:
+            names = ", ".join(f'"{key}"' for key in unknown)
+            expected = ", ".join(f'"{name}"' for name in self.fields)
+            raise InvalidLabel(
+                f"unknown field{'s' if len(unknown) > 1 else ''} {names}; "
+                f"form {self.key} has {expected}",
+                field=str(unknown[0]),
+            )
+        for name in self.fields:
+            if name not in label:
+                raise InvalidLabel(f'field "{name}" is missing', field=name)
+        if not error.absolute_path:
+            raise InvalidLabel(error.message)
+        name = str(error.absolute_path[0])
+        problem = _problem(self.fields[name], label[name], error.message)
+        raise InvalidLabel(f'field "{name}": {problem}', field=name)
+
+
+def builtin_forms_dir() -> Path:
+    """Return the directory of the forms shipped with wikiloom."""
+    return Path(__file__).with_name("forms")
+
+
+def load_forms(directory: Path, i18n_dir: Path | None = None) -> dict[str, Form]:
+    """Load every *.yaml form in `directory`, keyed and sorted by file name."""
+    if not directory.is_dir():
+        raise FormError(f"{directory}: not a directory of forms")
+    paths = sorted(directory.glob("*.yaml"), key=lambda path: path.stem)
+    return {path.stem: load_form(path, i18n_dir) for path in paths}
+
+
+def load_form(path: Path, i18n_dir: Path | None = None) -> Form:
+    """Load one form and its messages from `i18n_dir/<key>/*.json` (default: ./i18n)."""
+    shown = "/".join(path.parts[-2:])
+    key = path.stem
+    if not _KEY.fullmatch(key):
+        raise FormError(f"{shown}, line 1: a form key may only use A-Z a-z 0-9 _ . -")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise FormError(f"{shown}, line 1: cannot read the file: {e}") from e
+    loader = _LineLoader(text)
+    try:
+        config = loader.get_single_data()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 1
+        raise FormError(f"{shown}, line {line}: {e.problem or e.context}") from e
+    except yaml.YAMLError as e:
+        raise FormError(f"{shown}, line 1: {e}") from e
+    finally:
+        loader.dispose()
+    reader = _Reader(shown, loader.line_marks)
+    fields = reader.read_form(config)
+    i18n = _load_i18n((i18n_dir or path.parent / "i18n") / key)
+    messages = i18n.get("en", {})
+    for message, line in reader.messages:
+        if message not in messages:
+            raise FormError(
+                f"{shown}, line {line}: message <{message}> is not in i18n/{key}/en.json"
+            )
+    return Form(key=key, config=config, i18n=i18n, fields=fields)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that records the line of every mapping and of each of its keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.line_marks: dict[int, tuple[int, dict[str, int]]] = {}
+
+
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
+    data: dict[Any, Any] = {}
+    key_lines: dict[str, int] = {}
+    loader.line_marks[id(data)] = (node.start_mark.line + 1, key_lines)
+    yield data
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            if key_node.value in key_lines:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f'duplicate key "{key_node.value}"', key_node.start_mark
+                )
+            key_lines[key_node.value] = key_node.start_mark.line + 1
+    data.update(loader.construct_mapping(node))
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
+class _Reader:
+    """Walk a loaded form config, check its structure and collect named fields and messages."""
+
+    def __init__(self, shown: str, marks: dict[int, tuple[int, dict[str, int]]]) -> None:
+        self.shown = shown
+        self.marks = marks
+        self.fields: dict[str, Field] = {}
+        self.messages: list[tuple[str, int]] = []
+
+    def line(self, mapping: dict[str, Any], key: str | None = None) -> int:
+        line, key_lines = self.marks.get(id(mapping), (1, {}))
+        return key_lines.get(key, line) if key is not None else line
+
+    def fail(self, line: int, problem: str) -> FormError:
+        return FormError(f"{self.shown}, line {line}: {problem}")
+
+    def read_form(self, config: object) -> dict[str, Field]:
+        if not isinstance(config, dict):
+            raise self.fail(1, f"a form must be a mapping, not {_type_name(config)}")
+        unknown = sorted(str(key) for key in config if key not in _TOP_KEYS)
+        if unknown:
+            raise self.fail(self.line(config, unknown[0]), f'unknown top-level key "{unknown[0]}"')
+        for key in ("name", "title"):
+            if key in config and not isinstance(config[key], str):
+                raise self.fail(self.line(config, key), f'"{key}" must be a string')
+        if "fields" not in config:
+            raise self.fail(self.line(config), 'a form needs a "fields" list')
+        self.read_widgets(config, "fields")
+        for key in ("name", "title"):
+            self.find_messages(config.get(key), self.line(config, key))
+        if not self.fields:
+            raise self.fail(self.line(config, "fields"), "the form has no named field")
+        return self.fields
+
+    def read_widgets(self, parent: dict[str, Any], key: str) -> None:
+        widgets = parent.get(key)
+        if not isinstance(widgets, list) or not widgets:
+            raise self.fail(self.line(parent, key), f'"{key}" must be a non-empty list')
+        for widget in widgets:
+            self.read_widget(widget, self.line(parent, key))
+
+    def read_widget(self, config: object, at: int, option_of: str | None = None) -> None:
+        if not isinstance(config, dict):
+            raise self.fail(at, f"a widget config must be a mapping, not {_type_name(config)}")
+        line = self.line(config)
+        cls = config.get("class")
+        if cls not in _CLASSES:
+            known = ", ".join(sorted(_CLASSES))
+            raise self.fail(self.line(config, "class"), f"unknown widget class {cls!r} ({known})")
+        for key, value in config.items():
+            if key not in ("class", "name", "items", "fieldWidget"):
+                self.find_messages(value, self.line(config, key))
+        if option_of is not None and cls != option_of:
+            raise self.fail(line, f"the items of this select must be {option_of}s")
+        if cls == "FieldLayout":
+            self.read_widget(config.get("fieldWidget"), line)
+        elif cls == "FieldsetLayout":
+            self.read_widgets(config, "items")
+        elif cls in _SELECTS:
+            for item in self.entries(config, "items", "data", "option data"):
+                self.read_widget(item, line, option_of=_SELECTS[cls])
+        elif cls == "DropdownInputWidget":
+            self.entries(config, "options", "data", "option data")
+        name = config.get("name")
+        if name is None:
+            return
+        if not isinstance(name, str) or not name:
+            raise self.fail(self.line(config, "name"), "a field name must be a non-empty string")
+        if option_of is not None:
+            raise self.fail(self.line(config, "name"), f'option "{name}" of a select has a name')
+        if cls in _VALUELESS:
+            raise self.fail(self.line(config, "name"), f'{cls} "{name}" yields no value')
+        self.add_field(config, name, cls)
+
+    def entries(self, config: dict[str, Any], key: str, id_key: str, what: str) -> list[Any]:
+        """Check that `config[key]` is a non-empty list of mappings with unique `id_key`s."""
+        entries = config.get(key)
+        if not isinstance(entries, list) or not entries:
+            raise self.fail(self.line(config), f'a {config["class"]} needs a list of "{key}"')
+        seen: dict[str, int] = {}
+        for entry in entries:
+            if not isinstance(entry, dict) or id_key not in entry:
+                at = self.line(entry) if isinstance(entry, dict) else self.line(config, key)
+                raise self.fail(at, f'each of "{key}" needs "{id_key}"')
+            line, value = self.line(entry, id_key), entry[id_key]
+            if value is None or isinstance(value, (list, dict)):
+                raise self.fail(line, f"{what} must be a string, number or boolean")
+            encoded = json.dumps(value)
+            if encoded in seen:
+                raise self.fail(line, f"duplicate {what} {encoded} (line {seen[encoded]})")
+            seen[encoded] = line
+        return entries
+
+    def add_field(self, config: dict[str, Any], name: str, cls: str) -> None:
+        line = self.line(config, "name")
+        if name in self.fields:
+            raise self.fail(line, f'duplicate field "{name}" (line {self.fields[name].line})')
+        required = config.get("required", False)
+        if not isinstance(required, bool):
+            raise self.fail(self.line(config, "required"), '"required" must be true or false')
+        kind: Kind
+        options: tuple[object, ...] = ()
+        if cls in _SELECTS:
+            kind, options = "choice", tuple(item["data"] for item in config["items"])
+        elif cls == "DropdownInputWidget":
+            kind, options = "choice", tuple(option["data"] for option in config["options"])
+        elif cls in _TEXTS:
+            kind = "text"
+            limit = config.get("maxLength", MAX_TEXT_LENGTH)
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+                raise self.fail(self.line(config, "maxLength"), "maxLength must be positive")
+        elif cls in _LISTS:
+            kind = "list"
+            for key in _LISTS[cls]:
+                entries = self.entries(config, key, "value", f"{key[:-1]} value")
+                options = (
+                    tuple(entry["value"] for entry in entries) if key == "meanings" else options
+                )
+        else:
+            kind = "boolean"
+        self.fields[name] = Field(name, cls, kind, options, required, line)
+
+    def find_messages(self, value: object, line: int) -> None:
+        if isinstance(value, str):
+            match = _MESSAGE.fullmatch(value)
+            if match:
+                self.messages.append((match[1], line))
+        elif isinstance(value, list):
+            for item in value:
+                self.find_messages(item, line)
+        elif isinstance(value, dict):
+            if value.get("class", "HtmlSnippet") != "HtmlSnippet":
+                raise self.fail(self.line(value), "only an HtmlSnippet may be nested here")
+            for key, item in value.items():
+                self.find_messages(item, self.line(value, key))
+
+
+def _load_i18n(directory: Path) -> dict[str, dict[str, str]]:
+    """Load `<lang>.json` message files (MediaWiki format; `@metadata` is left out)."""
+    i18n: dict[str, dict[str, str]] = {}
+    if not directory.is_dir():
+        return i18n
+    for path in sorted(directory.glob("*.json")):
+        shown = "/".join(path.parts[-3:])
+        try:
+            messages = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise FormError(f"{shown}, line {e.lineno}: {e.msg}") from e
+        except (OSError, UnicodeDecodeError) as e:
+            raise FormError(f"{shown}, line 1: cannot read the file: {e}") from e
+        if not isinstance(messages, dict):
+            raise FormError(f"{shown}, line 1: a message file must be a JSON object")
+        messages.pop("@metadata", None)
+        for key, text in messages.items():
+            if not isinstance(text, str):
+                raise FormError(f'{shown}, line 1: message "{key}" must be a string')
+        i18n[path.stem] = messages
+    return i18n
+
+
+def _field_schema(config: dict[str, Any], spec: Field) -> dict[str, Any]:
+    nullable = not spec.required
+    if spec.kind == "boolean":
+        return {"type": "boolean"}
+    if spec.kind == "choice":
+        return {"enum": [*spec.options, *([None] if nullable else [])]}
+    if spec.kind == "text":
+        text: dict[str, Any] = {"type": ["string", "null"] if nullable else "string"}
+        text["maxLength"] = config.get("maxLength", MAX_TEXT_LENGTH)
+        if spec.required:
+            text["pattern"] = r"\S"
+        return text
+    array = "array"
+    if spec.widget != "SemanticsSelector":
+        operation = {
+            "type": "object",
+            "required": ["object", "action"],
+            "additionalProperties": False,
+            "properties": {
+                "object": {"enum": [entry["value"] for entry in config["objects"]]},
+                "action": {"enum": [entry["value"] for entry in config["actions"]]},
+            },
+        }
+        operations = {"type": "array", "uniqueItems": True, "items": operation}
+        if spec.widget == "SyntacticOperationsSelector":
+            return {**operations, "type": ["array", "null"] if nullable else "array"}
+        array = "object"
+        listing: dict[str, Any] = {"propertyNames": {"enum": list(spec.options)}}
+        listing["additionalProperties"] = operations
+    else:
+        listing = {"uniqueItems": True, "items": {"enum": list(spec.options)}}
+    if nullable:
+        return {"type": [array, "null"], **listing}
+    return {"type": array, ("minItems" if array == "array" else "minProperties"): 1, **listing}
+
+
+def _label_schema(key: str, config: dict[str, Any], fields: dict[str, Field]) -> dict[str, Any]:
+    by_name = {widget["name"]: widget for widget in _named_widgets(config)}
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"label of form {key}",
+        "type": "object",
+        "required": list(fields),
+        "additionalProperties": False,
+        "properties": {name: _field_schema(by_name[name], spec) for name, spec in fields.items()},
+    }
+    Draft202012Validator.check_schema(schema)  # a failure here is a bug in this module
+    return schema
+
+
+def _named_widgets(value: object) -> Iterator[dict[str, Any]]:
+    if isinstance(value, dict):
+        if isinstance(value.get("name"), str) and value.get("class") in _CLASSES:
+            yield value
+        for item in value.values():
+            yield from _named_widgets(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _named_widgets(item)
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(value), "a number" if isinstance(value, (int, float)) else "a value")
+
+
+def _problem(spec: Field, value: object, fallback: str) -> str:
+    shown = json.dumps(value, ensure_ascii=False)[:200]
+    if spec.kind == "boolean":
+        return f"{shown} is not true or false"
+    if spec.kind == "choice":
+        allowed = [*spec.options, *([] if spec.required else [None])]
+        listed = ", ".join(json.dumps(option, ensure_ascii=False) for option in allowed)
+        if value is None:
+            return f"a value is required, one of {listed}"
+        return f"{shown} is not one of {listed}"
+    if spec.kind == "text":
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "may not be empty"
+        if not isinstance(value, str):
+            return f"{shown} is not a string"
+        return f"the text is longer than the limit ({len(value)} characters)"
+    if value is None or value in ([], {}):
+        return "choose at least one"
+    expected = "mapping" if spec.widget == "SemanticOperationsSelector" else "list"
+    if not isinstance(value, (list, dict)):
+        return f"{shown} is not a {expected}"
+    return fallback

@@ -1,0 +1,398 @@
+"""Worksets: atomic, concurrency-safe assignment of tasks to labelers, and giving them back.
+
+Semantics (documented in docs/labeling.md):
+
+* A user has at most one open workset per campaign (a unique key on open worksets).
+* A task's live assignments (labeled, or leased and unexpired) never exceed the campaign's
+  `labels_per_task`: `tasks.assigned` counts them and only moves under the task's row lock.
+* A user never receives a task again that they labeled, skipped or held before: the
+  `workset_tasks` row stays, and (task, user) is unique.
+* A workset is never empty: when nothing is left for the user, assignment is a conflict.
+* Row locks (`FOR UPDATE`, `SKIP LOCKED` while picking tasks) on PostgreSQL and MariaDB;
+  on SQLite the caller's `BEGIN IMMEDIATE` serialises writers (SQLAlchemy omits the clause).
+* Expired worksets give their unlabeled leases back when anyone next asks for a workset.
+* Skipping a task gives its slot back; a label the user had given it is withdrawn into history.
+* Abandoning a workset gives every unlabeled lease back; labels stay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wikiloom.db import utcnow
+from wikiloom.errors import Conflict, Forbidden, NotFound
+from wikiloom.labels.campaigns import get_campaign
+from wikiloom.labels.events import record_event
+from wikiloom.labels.tables import (
+    ABANDONED,
+    COMPLETE,
+    EXPIRED,
+    LABELED,
+    LEASED,
+    OPEN,
+    RELEASED,
+    SKIPPED,
+    Campaign,
+    Label,
+    LabelHistory,
+    Task,
+    Workset,
+    WorksetTask,
+)
+from wikiloom.labels.users import ensure_user
+
+#: How many expired worksets one assignment reclaims at most (bounds its latency).
+RECLAIM_BATCH = 50
+
+
+@dataclass(frozen=True)
+class WorksetStats:
+    """Wiki labels' workset stats: tasks still in the workset and those labeled."""
+
+    tasks: int = 0
+    labeled: int = 0
+
+
+def _give_back(session: Session, task_ids: Iterable[int]) -> None:
+    """Free one slot on each task, locking the tasks in id order to avoid deadlocks."""
+    ids = sorted(task_ids)
+    if not ids:
+        return
+    session.execute(select(Task.id).where(Task.id.in_(ids)).order_by(Task.id).with_for_update())
+    session.execute(update(Task).where(Task.id.in_(ids)).values(assigned=Task.assigned - 1))
+
+
+def _close_leases(
+    session: Session, workset_id: int, state: str, now: dt.datetime
+) -> list[int]:
+    """Move a workset's leased tasks to `state`, free their slots, return their ids."""
+    task_ids = list(
+        session.scalars(
+            select(WorksetTask.task_id).where(
+                WorksetTask.workset_id == workset_id, WorksetTask.state == LEASED
+            )
+        )
+    )
+    if task_ids:
+        session.execute(
+            update(WorksetTask)
+            .where(WorksetTask.workset_id == workset_id, WorksetTask.state == LEASED)
+            .values(state=state, updated=now)
+        )
+        _give_back(session, task_ids)
+    return task_ids
+
+
+def _close_workset(session: Session, workset: Workset, state: str) -> None:
+    workset.state = state
+    workset.open_key = None
+    session.flush()
+
+
+def reclaim_expired(
+    session: Session, campaign_id: int, *, now: dt.datetime | None = None, limit: int = RECLAIM_BATCH
+) -> int:
+    """Expire open worksets past their time, freeing their unlabeled leases; return how many."""
+    moment = now or utcnow()
+    ids = list(
+        session.scalars(
+            select(Workset.id)
+            .where(
+                Workset.campaign_id == campaign_id,
+                Workset.open_key == 1,
+                Workset.expires <= moment,
+            )
+            .order_by(Workset.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for workset_id in ids:
+        freed = _close_leases(session, workset_id, EXPIRED, moment)
+        workset = session.get(Workset, workset_id)
+        assert workset is not None
+        _close_workset(session, workset, EXPIRED)
+        record_event(
+            session,
+            "workset.expired",
+            user_id=workset.user_id,
+            campaign_id=campaign_id,
+            data={"workset_id": workset_id, "released": len(freed)},
+            now=moment,
+        )
+    return len(ids)
+
+
+def _open_workset(session: Session, campaign_id: int, user_id: int) -> Workset | None:
+    return session.scalars(
+        select(Workset)
+        .where(
+            Workset.campaign_id == campaign_id,
+            Workset.user_id == user_id,
+            Workset.open_key == 1,
+        )
+        .with_for_update()
+    ).first()
+
+
+def _pick_tasks(
+    session: Session, campaign: Campaign, user_id: int, *, skip_locked: bool
+) -> list[int]:
+    """Choose tasks with a free slot that this user never had: least assigned, then priority."""
+    had_it = exists().where(WorksetTask.task_id == Task.id, WorksetTask.user_id == user_id)
+    query = (
+        select(Task.id)
+        .where(
+            Task.campaign_id == campaign.id,
+            Task.assigned < campaign.labels_per_task,
+            ~had_it,
+        )
+        .order_by(Task.assigned, Task.priority, Task.id)
+        .limit(campaign.tasks_per_assignment)
+        .with_for_update(skip_locked=skip_locked)
+    )
+    return list(session.scalars(query))
+
+
+def assign_workset(
+    session: Session, campaign_id: int, user_id: int, *, now: dt.datetime | None = None
+) -> Workset:
+    """Give the user a new workset of up to `tasks_per_assignment` tasks, atomically."""
+    moment = now or utcnow()
+    campaign = get_campaign(session, campaign_id)
+    if not campaign.active:
+        raise Conflict(f"Campaign {campaign_id} not active.")
+    ensure_user(session, user_id, now=moment)
+    reclaim_expired(session, campaign_id, now=moment)
+
+    current = _open_workset(session, campaign_id, user_id)
+    if current is not None:
+        if current.expires > moment:
+            raise Conflict(
+                f"Incomplete workset_id={current.id} already assigned to user_id={user_id}"
+            )
+        _close_leases(session, current.id, EXPIRED, moment)
+        _close_workset(session, current, EXPIRED)
+
+    workset = Workset(
+        campaign_id=campaign_id,
+        user_id=user_id,
+        created=moment,
+        expires=moment + dt.timedelta(seconds=campaign.workset_expiry),
+        state=OPEN,
+        open_key=1,
+    )
+    try:
+        # A concurrent request of the same user waits here, then hits the unique open key.
+        with session.begin_nested():
+            session.add(workset)
+            session.flush()
+    except IntegrityError as error:
+        other = _open_workset(session, campaign_id, user_id)
+        named = f"workset_id={other.id}" if other is not None else "a workset"
+        raise Conflict(f"Incomplete {named} already assigned to user_id={user_id}") from error
+
+    task_ids = _pick_tasks(session, campaign, user_id, skip_locked=True)
+    if not task_ids:
+        # Everything free may be locked by concurrent assignments: wait for them once.
+        task_ids = _pick_tasks(session, campaign, user_id, skip_locked=False)
+    if not task_ids:
+        raise Conflict(f"No tasks available for user_id={user_id} in campaign_id={campaign_id}")
+
+    session.execute(
+        insert(WorksetTask),
+        [
+            {
+                "workset_id": workset.id,
+                "task_id": task_id,
+                "user_id": user_id,
+                "campaign_id": campaign_id,
+                "position": position,
+                "state": LEASED,
+                "updated": moment,
+            }
+            for position, task_id in enumerate(sorted(task_ids))
+        ],
+    )
+    session.execute(
+        update(Task).where(Task.id.in_(task_ids)).values(assigned=Task.assigned + 1)
+    )
+    record_event(
+        session,
+        "workset.assigned",
+        user_id=user_id,
+        campaign_id=campaign_id,
+        data={"workset_id": workset.id, "tasks": len(task_ids)},
+        now=moment,
+    )
+    return workset
+
+
+def get_workset(session: Session, workset_id: int, campaign_id: int | None = None) -> Workset:
+    """Return the workset (of that campaign, when given) or raise NotFound."""
+    workset = session.get(Workset, workset_id)
+    if workset is None or (campaign_id is not None and workset.campaign_id != campaign_id):
+        raise NotFound(f"workset_id={workset_id}")
+    return workset
+
+
+def owned_workset(
+    session: Session, workset_id: int, user_id: int, campaign_id: int | None = None
+) -> Workset:
+    """Return the caller's own workset, locked, or raise NotFound / Forbidden."""
+    workset = session.scalars(
+        select(Workset).where(Workset.id == workset_id).with_for_update()
+    ).first()
+    if workset is None or (campaign_id is not None and workset.campaign_id != campaign_id):
+        raise NotFound(f"workset_id={workset_id}")
+    if workset.user_id != user_id:
+        raise Forbidden(
+            f"workset_id={workset_id} is owned by user_id={workset.user_id}, "
+            f"but your user_id is {user_id}"
+        )
+    return workset
+
+
+def lease(session: Session, workset: Workset, task_id: int) -> WorksetTask:
+    """Return the workset's row for a task, locked, or raise NotFound."""
+    row = session.scalars(
+        select(WorksetTask)
+        .where(WorksetTask.workset_id == workset.id, WorksetTask.task_id == task_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"task_id={task_id} is not in workset_id={workset.id}")
+    return row
+
+
+def complete_if_done(session: Session, workset: Workset) -> None:
+    """Close an open workset once none of its tasks is still leased."""
+    if workset.state != OPEN:
+        return
+    leased = session.scalar(
+        select(func.count()).where(
+            WorksetTask.workset_id == workset.id, WorksetTask.state == LEASED
+        )
+    )
+    if not leased:
+        _close_workset(session, workset, COMPLETE)
+
+
+def skip_task(
+    session: Session,
+    workset_id: int,
+    task_id: int,
+    user_id: int,
+    *,
+    campaign_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> Label | None:
+    """Skip a task of one's own workset; return the label withdrawn by skipping, if any.
+
+    The slot goes back to the pool and the user will not receive the task again. A label
+    the user had already given it is moved to the label history, not deleted.
+    """
+    moment = now or utcnow()
+    workset = owned_workset(session, workset_id, user_id, campaign_id)
+    row = lease(session, workset, task_id)
+    withdrawn: Label | None = None
+    if row.state == LABELED:
+        withdrawn = session.get(Label, (task_id, user_id), with_for_update=True)
+        if withdrawn is not None:
+            session.execute(
+                insert(LabelHistory).values(
+                    task_id=task_id,
+                    user_id=user_id,
+                    data=withdrawn.data,
+                    timestamp=withdrawn.timestamp,
+                    replaced=moment,
+                    reason="skip",
+                )
+            )
+            session.delete(withdrawn)
+    if row.state in (LEASED, LABELED):
+        _give_back(session, [task_id])
+    if row.state != SKIPPED:
+        row.state = SKIPPED
+        row.updated = moment
+        session.flush()
+        record_event(
+            session,
+            "task.skipped",
+            user_id=user_id,
+            campaign_id=workset.campaign_id,
+            data={"workset_id": workset_id, "task_id": task_id},
+            now=moment,
+        )
+    complete_if_done(session, workset)
+    return withdrawn
+
+
+def abandon_workset(
+    session: Session,
+    workset_id: int,
+    user_id: int,
+    *,
+    campaign_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> Workset:
+    """Give back every unlabeled task of one's own workset and close it; labels stay."""
+    moment = now or utcnow()
+    workset = owned_workset(session, workset_id, user_id, campaign_id)
+    released = _close_leases(session, workset_id, RELEASED, moment)
+    if workset.state == OPEN:
+        _close_workset(session, workset, ABANDONED)
+    record_event(
+        session,
+        "workset.abandoned",
+        user_id=user_id,
+        campaign_id=workset.campaign_id,
+        data={"workset_id": workset_id, "released": len(released)},
+        now=moment,
+    )
+    return workset
+
+
+def workset_stats(session: Session, workset_ids: Iterable[int]) -> dict[int, WorksetStats]:
+    """Tasks still held (leased or labeled) and labeled, per workset."""
+    ids = list(workset_ids)
+    rows = session.execute(
+        select(
+            WorksetTask.workset_id,
+            func.count(),
+            func.sum(case((WorksetTask.state == LABELED, 1), else_=0)),
+        )
+        .where(WorksetTask.workset_id.in_(ids), WorksetTask.state.in_((LEASED, LABELED)))
+        .group_by(WorksetTask.workset_id)
+    )
+    found = {wid: WorksetStats(int(tasks), int(labeled or 0)) for wid, tasks, labeled in rows}
+    return {wid: found.get(wid, WorksetStats()) for wid in ids}
+
+
+def workset_tasks(session: Session, workset_id: int) -> list[Task]:
+    """The tasks a workset still holds (leased or labeled), in task id order."""
+    return list(
+        session.scalars(
+            select(Task)
+            .join(
+                WorksetTask,
+                and_(WorksetTask.task_id == Task.id, WorksetTask.workset_id == workset_id),
+            )
+            .where(WorksetTask.state.in_((LEASED, LABELED)))
+            .order_by(Task.id)
+        )
+    )
+
+
+def user_worksets(session: Session, user_id: int, campaign_id: int | None = None) -> list[Workset]:
+    """A user's worksets, oldest first."""
+    query = select(Workset).where(Workset.user_id == user_id).order_by(Workset.id)
+    if campaign_id is not None:
+        query = query.where(Workset.campaign_id == campaign_id)
+    return list(session.scalars(query))
