@@ -167,9 +167,12 @@ def demo() -> None:
     """Load the demo campaigns (real enwiki revisions); running it twice changes nothing."""
     from wikiloom.labels.demo import load_demo
 
-    with _errors(), _database() as (settings, _, factory):
-        with transaction(factory, write=True) as session:
-            created = load_demo(session, _known_forms(settings))
+    with (
+        _errors(),
+        _database() as (settings, _, factory),
+        transaction(factory, write=True) as session,
+    ):
+        created = load_demo(session, _known_forms(settings))
     typer.echo(f"{len(created)} demo campaigns created" if created else "demo data already loaded")
 
 

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-
 from sqlalchemy import DateTime, Engine, create_engine, event, inspect
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -39,9 +38,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return dialect.type_descriptor(DATETIME(fsp=6))
         return dialect.type_descriptor(DateTime())
 
-    def process_bind_param(
-        self, value: dt.datetime | None, dialect: Dialect
-    ) -> dt.datetime | None:
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -75,7 +72,10 @@ def _dump_json(value: Any) -> str:
 def make_engine(settings: Settings) -> Engine:
     """Create the engine for `settings.database_url` with each dialect's needs applied."""
     url = make_url(normalize_url(settings.database_url))
-    json_options: dict[str, Any] = {"json_serializer": _dump_json, "json_deserializer": orjson.loads}
+    json_options: dict[str, Any] = {
+        "json_serializer": _dump_json,
+        "json_deserializer": orjson.loads,
+    }
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
             url,

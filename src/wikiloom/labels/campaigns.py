@@ -167,7 +167,7 @@ def campaign_stats(session: Session, campaign_ids: Iterable[int]) -> dict[int, C
             select(Task.campaign_id, func.count())
             .where(Task.campaign_id.in_(ids))
             .group_by(Task.campaign_id)
-        )
+        ).all()
     )
     labels = {
         row[0]: (row[1], row[2])
@@ -183,7 +183,7 @@ def campaign_stats(session: Session, campaign_ids: Iterable[int]) -> dict[int, C
             select(WorksetTask.campaign_id, func.count())
             .where(WorksetTask.campaign_id.in_(ids), WorksetTask.state.in_((LEASED, LABELED)))
             .group_by(WorksetTask.campaign_id)
-        )
+        ).all()
     )
     return {
         cid: CampaignStats(

@@ -12,6 +12,7 @@ from typing import Any, Literal, cast
 
 import yaml
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
 
 from wikiloom.errors import FormError, InvalidLabel
 
@@ -34,7 +35,6 @@ _CLASSES = _VALUELESS | set(_SELECTS) | _OPTIONS | _BOOLEANS | _TEXTS | set(_LIS
 _CLASSES.add("DropdownInputWidget")
 _TOP_KEYS = {"name", "title", "fields"}
 _MESSAGE = re.compile(r"<([A-Za-z0-9][A-Za-z0-9_.:-]*)>")
-_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -78,20 +78,16 @@ class Form:
             raise InvalidLabel(f"a label must be a JSON object, not {_type_name(label)}")
         unknown = [key for key in label if key not in self.fields]
         if unknown:
-            names = ", ".join(f'"{key}"' for key in unknown)
-            expected = ", ".join(f'"{name}"' for name in self.fields)
-            raise InvalidLabel(
-                f"unknown field{'s' if len(unknown) > 1 else ''} {names}; "
-                f"form {self.key} has {expected}",
-                field=str(unknown[0]),
-            )
+            names, known = (", ".join(map(_json, keys)) for keys in (unknown, self.fields))
+            message = f"unknown field{'s'[: len(unknown) - 1]} {names}; form {self.key} has {known}"
+            raise InvalidLabel(message, field=str(unknown[0]))
         for name in self.fields:
             if name not in label:
                 raise InvalidLabel(f'field "{name}" is missing', field=name)
         if not error.absolute_path:
             raise InvalidLabel(error.message)
         name = str(error.absolute_path[0])
-        problem = _problem(self.fields[name], label[name], error.message)
+        problem = _problem(self.fields[name], label[name], error)
         raise InvalidLabel(f'field "{name}": {problem}', field=name)
 
 
@@ -112,8 +108,6 @@ def load_form(path: Path, i18n_dir: Path | None = None) -> Form:
     """Load one form and its messages from `i18n_dir/<key>/*.json` (default: ./i18n)."""
     shown = "/".join(path.parts[-2:])
     key = path.stem
-    if not _KEY.fullmatch(key):
-        raise FormError(f"{shown}, line 1: a form key may only use A-Z a-z 0-9 _ . -")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -313,10 +307,8 @@ def _load_i18n(directory: Path) -> dict[str, dict[str, str]]:
         shown = "/".join(path.parts[-3:])
         try:
             messages = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise FormError(f"{shown}, line {e.lineno}: {e.msg}") from e
-        except (OSError, UnicodeDecodeError) as e:
-            raise FormError(f"{shown}, line 1: cannot read the file: {e}") from e
+        except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError included
+            raise FormError(f"{shown}, line {getattr(e, 'lineno', 1)}: {e}") from e
         if not isinstance(messages, dict):
             raise FormError(f"{shown}, line 1: a message file must be a JSON object")
         messages.pop("@metadata", None)
@@ -389,31 +381,37 @@ def _named_widgets(value: object) -> Iterator[dict[str, Any]]:
 
 
 def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
     names = {bool: "a boolean", str: "a string", list: "a list", dict: "an object"}
-    return names.get(type(value), "a number" if isinstance(value, (int, float)) else "a value")
+    return "null" if value is None else names.get(type(value), "a number")
 
 
-def _problem(spec: Field, value: object, fallback: str) -> str:
-    shown = json.dumps(value, ensure_ascii=False)[:200]
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)[:200]
+
+
+def _problem(spec: Field, value: object, error: ValidationError) -> str:
     if spec.kind == "boolean":
-        return f"{shown} is not true or false"
+        return f"{_json(value)} is not true or false"
     if spec.kind == "choice":
         allowed = [*spec.options, *([] if spec.required else [None])]
-        listed = ", ".join(json.dumps(option, ensure_ascii=False) for option in allowed)
+        listed = ", ".join(_json(option) for option in allowed)
         if value is None:
             return f"a value is required, one of {listed}"
-        return f"{shown} is not one of {listed}"
+        return f"{_json(value)} is not one of {listed}"
     if spec.kind == "text":
         if value is None or (isinstance(value, str) and not value.strip()):
             return "may not be empty"
         if not isinstance(value, str):
-            return f"{shown} is not a string"
+            return f"{_json(value)} is not a string"
         return f"the text is longer than the limit ({len(value)} characters)"
     if value is None or value in ([], {}):
         return "choose at least one"
-    expected = "mapping" if spec.widget == "SemanticOperationsSelector" else "list"
-    if not isinstance(value, (list, dict)):
-        return f"{shown} is not a {expected}"
-    return fallback
+    mapping = spec.widget == "SemanticOperationsSelector"
+    if not isinstance(value, dict if mapping else list):
+        return f"{_json(value)} is not a {'mapping' if mapping else 'list'}"
+    if error.validator == "enum":
+        listed = ", ".join(_json(option) for option in cast(list[object], error.validator_value))
+        return f"{_json(error.instance)} is not one of {listed}"
+    if error.validator == "uniqueItems":
+        return f"{_json(error.instance)} has a value twice"
+    return f"{_json(error.instance)}: {error.message}"

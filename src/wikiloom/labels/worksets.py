@@ -68,9 +68,7 @@ def _give_back(session: Session, task_ids: Iterable[int]) -> None:
     session.execute(update(Task).where(Task.id.in_(ids)).values(assigned=Task.assigned - 1))
 
 
-def _close_leases(
-    session: Session, workset_id: int, state: str, now: dt.datetime
-) -> list[int]:
+def _close_leases(session: Session, workset_id: int, state: str, now: dt.datetime) -> list[int]:
     """Move a workset's leased tasks to `state`, free their slots, return their ids."""
     task_ids = list(
         session.scalars(
@@ -96,7 +94,11 @@ def _close_workset(session: Session, workset: Workset, state: str) -> None:
 
 
 def reclaim_expired(
-    session: Session, campaign_id: int, *, now: dt.datetime | None = None, limit: int = RECLAIM_BATCH
+    session: Session,
+    campaign_id: int,
+    *,
+    now: dt.datetime | None = None,
+    limit: int = RECLAIM_BATCH,
 ) -> int:
     """Expire open worksets past their time, freeing their unlabeled leases; return how many."""
     moment = now or utcnow()
@@ -220,9 +222,7 @@ def assign_workset(
             for position, task_id in enumerate(sorted(task_ids))
         ],
     )
-    session.execute(
-        update(Task).where(Task.id.in_(task_ids)).values(assigned=Task.assigned + 1)
-    )
+    session.execute(update(Task).where(Task.id.in_(task_ids)).values(assigned=Task.assigned + 1))
     record_event(
         session,
         "workset.assigned",
