@@ -23,6 +23,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
 from common import (
     emit,
     fresh_database,
@@ -33,9 +36,6 @@ from common import (
     tiers,
     write_task_file,
 )
-from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
-
 from wikiloom.db import make_engine, session_factory, transaction
 from wikiloom.labels.tables import Task
 from wikiloom.labels.tasks import insert_tasks

@@ -53,16 +53,67 @@ def insert_tasks(
     rng = random.Random(seed)
     count = 0
     parsed = parse_task_lines(lines, campaign.view)
+    write = _copy_writer(session) if _uses_copy(session) else _insert_writer(session)
     while chunk := list(islice(parsed, BATCH_SIZE)):
-        session.execute(
-            insert(Task),
-            [
-                {"campaign_id": campaign_id, "data": data, "assigned": 0, "priority": rng.random()}
-                for data in chunk
-            ],
-        )
+        # A whole chunk is parsed before any of it is written, so that a bad line raises
+        # between two writes and leaves the caller's transaction usable (for its rollback).
+        write(campaign_id, [(data, rng.random()) for data in chunk])
         count += len(chunk)
         if progress is not None:
             progress(len(chunk))
     record_event(session, "tasks.inserted", campaign_id=campaign_id, data={"count": count})
     return count
+
+
+_Writer = Callable[[int, list[tuple[Any, float]]], None]
+
+
+def _uses_copy(session: Session) -> bool:
+    dialect = session.get_bind().dialect
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def _insert_writer(session: Session) -> _Writer:
+    """Write a chunk with one executemany INSERT (SQLite, MariaDB)."""
+
+    def write(campaign_id: int, rows: list[tuple[Any, float]]) -> None:
+        session.execute(
+            insert(Task),
+            [
+                {"campaign_id": campaign_id, "data": data, "assigned": 0, "priority": priority}
+                for data, priority in rows
+            ],
+        )
+
+    return write
+
+
+_COPY_TASKS = f"COPY {Task.__tablename__} (campaign_id, data, assigned, priority) FROM STDIN"
+
+
+def _copy_writer(session: Session) -> _Writer:
+    """Write a chunk with one COPY on the session's own connection (PostgreSQL, psycopg).
+
+    Same transaction as the session, same JSON as the ORM path writes (orjson), and the
+    same float values (repr round-trips exactly); COPY's text format only needs the
+    backslashes doubled, since JSON never holds a raw tab or newline.
+    """
+    session.flush()
+    driver_connection: Any = session.connection().connection.driver_connection
+    utf8 = driver_connection.info.encoding == "utf-8"
+
+    def write(campaign_id: int, rows: list[tuple[Any, float]]) -> None:
+        prefix = b"%d\t" % campaign_id
+        payload = b"".join(
+            prefix
+            + orjson.dumps(data).replace(b"\\", b"\\\\")
+            + b"\t0\t"
+            + repr(priority).encode()
+            + b"\n"
+            for data, priority in rows
+        )
+        with driver_connection.cursor() as cursor, cursor.copy(_COPY_TASKS) as copy:
+            # orjson writes UTF-8; another client encoding gets text for psycopg to encode.
+            copy.write(payload if utf8 else payload.decode())
+
+    return write
