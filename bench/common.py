@@ -9,8 +9,12 @@ import platform
 import shutil
 import sys
 import tempfile
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -261,3 +265,145 @@ def analyze(url: str) -> None:
             for table in ("tasks", "worksets", "workset_tasks", "labels"):
                 connection.execute(text(f"ANALYZE TABLE {table}"))
     engine.dispose()
+
+
+def server_settings(url: str) -> dict[str, Any]:
+    """The server settings that move latency figures (durability, memory, connections)."""
+    engine = create_engine(url)
+    found: dict[str, Any] = {}
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            for name in ("synchronous_commit", "fsync", "shared_buffers", "max_connections"):
+                found[name] = connection.execute(text(f"SHOW {name}")).scalar_one()
+        elif engine.dialect.name == "mysql":
+            for name in (
+                "innodb_flush_log_at_trx_commit",
+                "innodb_buffer_pool_size",
+                "max_connections",
+                "transaction_isolation",
+            ):
+                row = connection.execute(text(f"SHOW VARIABLES LIKE '{name}'")).first()
+                found[name] = row[1] if row is not None else None
+        else:
+            found["journal_mode"] = "wal"
+            found["synchronous"] = "normal"
+    engine.dispose()
+    return found
+
+
+def latency_summary(seconds: Sequence[float]) -> dict[str, Any]:
+    """Count, p50, p90, p99 and max of latencies, in milliseconds."""
+    return {
+        "count": len(seconds),
+        "p50_ms": round(percentile(seconds, 0.50) * 1000, 2),
+        "p90_ms": round(percentile(seconds, 0.90) * 1000, 2),
+        "p99_ms": round(percentile(seconds, 0.99) * 1000, 2),
+        "max_ms": round(max(seconds, default=float("nan")) * 1000, 2),
+    }
+
+
+GOOD_LABEL = {"damaging": False, "goodfaith": True, "unsure": False}
+
+
+@dataclass
+class Labelers:
+    """What labeler threads measured: transaction latencies in seconds, and failures."""
+
+    assign: list[float] = field(default_factory=list)
+    label: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    wall: float = 0.0
+
+
+def run_labelers(factory: Any, campaign_id: int, users: Sequence[int], seconds: float) -> Labelers:
+    """Run one thread per user for `seconds`: assign, label every task, assign again.
+
+    Each assignment is one `transaction(factory, write=True)` holding `assign_workset`
+    and `workset_tasks` (what a request for a workset does); each label is one
+    transaction holding `save_label` (what a label submission does).
+    """
+    from wikiloom.db import transaction
+    from wikiloom.labels.catalog import load_catalog
+    from wikiloom.labels.labeling import save_label
+    from wikiloom.labels.worksets import assign_workset, workset_tasks
+
+    form = load_catalog()["damaging_and_goodfaith"]
+    result = Labelers()
+    lock = threading.Lock()
+    start = threading.Barrier(len(users) + 1)
+
+    def labeler(user_id: int) -> None:
+        assign: list[float] = []
+        label: list[float] = []
+        errors: Counter[str] = Counter()
+        start.wait()
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            began = time.perf_counter()
+            try:
+                with transaction(factory, write=True) as session:
+                    workset_id = assign_workset(session, campaign_id, user_id).id
+                    task_ids = [task.id for task in workset_tasks(session, workset_id)]
+            except Exception as error:
+                errors[f"assign: {type(error).__name__}: {error}"[:200]] += 1
+                time.sleep(0.01)
+                continue
+            assign.append(time.perf_counter() - began)
+            for task_id in task_ids:
+                began = time.perf_counter()
+                try:
+                    with transaction(factory, write=True) as session:
+                        save_label(
+                            session,
+                            form=form,
+                            workset_id=workset_id,
+                            task_id=task_id,
+                            user_id=user_id,
+                            data=GOOD_LABEL,
+                        )
+                except Exception as error:
+                    errors[f"label: {type(error).__name__}: {error}"[:200]] += 1
+                    continue
+                label.append(time.perf_counter() - began)
+        with lock:
+            result.assign.extend(assign)
+            result.label.extend(label)
+            result.errors.update(errors)
+
+    threads = [threading.Thread(target=labeler, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    result.wall = time.perf_counter() - began
+    return result
+
+
+def load_campaign(url: str, tasks: int, **options: int) -> int:
+    """Create a campaign and load `tasks` tasks into it through `insert_tasks`."""
+    from wikiloom.db import make_engine, session_factory, transaction
+    from wikiloom.labels.tasks import insert_tasks
+
+    engine = make_engine(make_settings(url))
+    factory = session_factory(engine)
+    campaign_id = new_campaign(factory, **options)
+    with transaction(factory, write=True) as session:
+        insert_tasks(session, campaign_id, task_lines(tasks), seed=1)
+    engine.dispose()
+    analyze(url)
+    return campaign_id
+
+
+def violation_counts(url: str) -> dict[str, int]:
+    """Run the test suite's invariant checks (tests/labels/invariants.py) over the database."""
+    from tests.labels.invariants import violations
+
+    from wikiloom.db import make_engine, session_factory, transaction, utcnow
+
+    engine = make_engine(make_settings(url))
+    with transaction(session_factory(engine)) as session:
+        found = violations(session, utcnow())
+    engine.dispose()
+    return found

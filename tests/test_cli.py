@@ -45,7 +45,8 @@ def test_new_campaign_prints_it_as_json(cli: CliRunner) -> None:
         "id", "name", "wiki", "form", "view", "created", "labels_per_task",
         "tasks_per_assignment", "active", "info_url",
     }  # fmt: skip
-    assert record["name"] == "Damage 2026" and record["active"] is True
+    assert record["name"] == "Damage 2026"
+    assert record["active"] is True
     assert isinstance(record["created"], float)
 
 
@@ -125,10 +126,12 @@ def test_export_labels_as_jsonl_and_csv(cli: CliRunner, settings: Settings) -> N
     exported = cli.invoke(app, ["export-labels", str(campaign), "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert len(rows) == 4
-    assert rows[0]["damaging"] == "false" and rows[0]["goodfaith"] == "true"
+    assert rows[0]["damaging"] == "false"
+    assert rows[0]["goodfaith"] == "true"
     assert orjson.loads(rows[0]["label"]) == GOOD_LABEL
     bad = cli.invoke(app, ["export-labels", str(campaign), "--format", "xml"])
-    assert bad.exit_code == 1 and "unknown export format 'xml'" in bad.stderr
+    assert bad.exit_code == 1
+    assert "unknown export format 'xml'" in bad.stderr
 
 
 def test_demo_loads_once(cli: CliRunner, settings: Settings) -> None:

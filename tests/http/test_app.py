@@ -48,7 +48,8 @@ async def test_home_lists_campaigns_with_counts(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     empty = await client.get("/")
-    assert empty.status_code == 200 and "No campaigns yet" in empty.text
+    assert empty.status_code == 200
+    assert "No campaigns yet" in empty.text
     engine = make_engine(settings)
     with transaction(session_factory(engine), write=True) as session:
         load_demo(session, list(load_catalog()))

@@ -145,7 +145,8 @@ def test_skip_frees_the_slot_keeps_the_label_in_history(sessions: Factory) -> No
     label_all(sessions, [wid, first], 1)
     with transaction(sessions, write=True) as session:
         withdrawn = skip_task(session, wid, first, 1)
-        assert withdrawn is not None and withdrawn.data == GOOD_LABEL
+        assert withdrawn is not None
+        assert withdrawn.data == GOOD_LABEL
         assert skip_task(session, wid, second, 1) is None
     with transaction(sessions) as session:
         assert session.get(Label, (first, 1)) is None
