@@ -195,6 +195,49 @@ def serve(
     )
 
 
+@app.command("import-wikilabels")
+def import_wikilabels(
+    source_url: Annotated[str, typer.Argument(help="The Wiki labels PostgreSQL database URL.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the report, then roll back.")
+    ] = False,
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="Time zone of the source's naive timestamps.")
+    ] = "UTC",
+) -> None:
+    """Copy a Wiki labels database (ids kept); running it again copies only what is new."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from wikiloom.db import normalize_url
+    from wikiloom.labels.imports import import_wikilabels as run_import
+
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise _fail(f"unknown time zone {timezone!r}") from error
+    source = create_engine(normalize_url(source_url))
+    try:
+        with (
+            _errors(),
+            _database() as (_, _, factory),
+            transaction(factory, write=True) as session,
+        ):
+            report = run_import(session, source, timezone=zone)
+            if dry_run:
+                session.rollback()
+    except SQLAlchemyError as error:
+        raise _fail(f"import failed, nothing was copied: {error}".splitlines()[0]) from error
+    finally:
+        source.dispose()
+    for line in report.lines():
+        typer.echo(line)
+    if dry_run:
+        typer.echo("dry run: nothing was written")
+
+
 def main() -> None:
     """Run the command line."""
     app()
