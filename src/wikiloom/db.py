@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import DateTime, Engine, create_engine, event, inspect
@@ -13,6 +15,7 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql import Insert
 from sqlalchemy.types import TypeDecorator
@@ -141,6 +144,60 @@ def transaction(factory: sessionmaker[Session], *, write: bool = False) -> Itera
             session.rollback()
             raise
         session.commit()
+
+
+T = TypeVar("T")
+
+#: PostgreSQL SQLSTATEs and MariaDB error numbers of a transaction the server gave up on
+#: (deadlock victim, serialization failure, lock wait timeout): running it again is safe.
+_RETRYABLE_STATES = frozenset({"40P01", "40001"})
+_RETRYABLE_ERRNOS = frozenset({1213, 1205})
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Tell whether a database error means "this transaction was rolled back, run it again".
+
+    MariaDB rolls a deadlocked transaction back whole, savepoints included, so inside a
+    savepoint the error raised is "SAVEPOINT does not exist" with the deadlock as its
+    context: the chain of causes is searched.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        orig = getattr(seen, "orig", seen)
+        if getattr(orig, "sqlstate", None) in _RETRYABLE_STATES:
+            return True
+        args = getattr(orig, "args", ())
+        if isinstance(orig, Exception) and args and args[0] in _RETRYABLE_ERRNOS:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def run_transaction(
+    factory: sessionmaker[Session],
+    work: Callable[[Session], T],
+    *,
+    write: bool = False,
+    attempts: int = 5,
+    on_retry: Callable[[BaseException], None] | None = None,
+) -> T:
+    """Run `work` in a transaction, again (up to `attempts` times) when the server aborted it.
+
+    Deadlocks are a normal outcome on PostgreSQL and MariaDB under contention (InnoDB's
+    unique-index checks take next-key locks); the aborted transaction changed nothing, so it
+    is run again after a short random pause.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction(factory, write=write) as session:
+                return work(session)
+        except DBAPIError as error:
+            if attempt == attempts or not is_retryable(error):
+                raise
+            if on_retry is not None:
+                on_retry(error)
+            time.sleep(random.uniform(0, 0.005 * attempt))
+    raise AssertionError("unreachable")
 
 
 def is_sqlite(session: Session) -> bool:

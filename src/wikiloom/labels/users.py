@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wikiloom.db import insert_ignore, utcnow
@@ -21,3 +22,17 @@ def ensure_user(
         user = session.get(User, user_id)
         if user is not None and user.name != name:
             user.name = name
+
+
+def lock_user(
+    session: Session, user_id: int, *, create: bool = False, now: dt.datetime | None = None
+) -> bool:
+    """Lock the user's row for this transaction, creating it first when asked.
+
+    Every change a user makes to their worksets and labels takes this lock first, so one
+    user's concurrent requests run one after another. Return whether the user exists.
+    """
+    if create:
+        ensure_user(session, user_id, now=now)
+    found = session.scalar(select(User.id).where(User.id == user_id).with_for_update())
+    return found is not None

@@ -45,10 +45,12 @@ from wikiloom.labels.tables import (
     Workset,
     WorksetTask,
 )
-from wikiloom.labels.users import ensure_user
+from wikiloom.labels.users import lock_user
 
 #: How many expired worksets one assignment reclaims at most (bounds its latency).
 RECLAIM_BATCH = 50
+#: How many times assignment looks further when the tasks it wanted are held by others.
+PICK_ROUNDS = 8
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,14 @@ def _give_back(session: Session, task_ids: Iterable[int]) -> None:
     ids = sorted(task_ids)
     if not ids:
         return
-    session.execute(select(Task.id).where(Task.id.in_(ids)).order_by(Task.id).with_for_update())
+    session.execute(
+        select(Task.id).where(Task.id.in_(ids)).order_by(Task.id).with_for_update(key_share=True)
+    )
     session.execute(update(Task).where(Task.id.in_(ids)).values(assigned=Task.assigned - 1))
 
 
-def _close_leases(session: Session, workset_id: int, state: str, now: dt.datetime) -> list[int]:
-    """Move a workset's leased tasks to `state`, free their slots, return their ids."""
+def _end_leases(session: Session, workset_id: int, state: str, now: dt.datetime) -> list[int]:
+    """Move a workset's leased tasks to `state` and return their ids (slots not yet freed)."""
     task_ids = list(
         session.scalars(
             select(WorksetTask.task_id).where(
@@ -83,7 +87,6 @@ def _close_leases(session: Session, workset_id: int, state: str, now: dt.datetim
             .where(WorksetTask.workset_id == workset_id, WorksetTask.state == LEASED)
             .values(state=state, updated=now)
         )
-        _give_back(session, task_ids)
     return task_ids
 
 
@@ -100,11 +103,15 @@ def reclaim_expired(
     now: dt.datetime | None = None,
     limit: int = RECLAIM_BATCH,
 ) -> int:
-    """Expire open worksets past their time, freeing their unlabeled leases; return how many."""
+    """Expire open worksets past their time, freeing their unlabeled leases; return how many.
+
+    Worksets another transaction holds are skipped (someone is labeling in them right now);
+    the slots of all reclaimed worksets are freed in one call, locking tasks in id order.
+    """
     moment = now or utcnow()
-    ids = list(
+    worksets = list(
         session.scalars(
-            select(Workset.id)
+            select(Workset)
             .where(
                 Workset.campaign_id == campaign_id,
                 Workset.open_key == 1,
@@ -115,20 +122,21 @@ def reclaim_expired(
             .with_for_update(skip_locked=True)
         )
     )
-    for workset_id in ids:
-        freed = _close_leases(session, workset_id, EXPIRED, moment)
-        workset = session.get(Workset, workset_id)
-        assert workset is not None
+    freed: list[int] = []
+    for workset in worksets:
+        released = _end_leases(session, workset.id, EXPIRED, moment)
+        freed += released
         _close_workset(session, workset, EXPIRED)
         record_event(
             session,
             "workset.expired",
             user_id=workset.user_id,
             campaign_id=campaign_id,
-            data={"workset_id": workset_id, "released": len(freed)},
+            data={"workset_id": workset.id, "released": len(released)},
             now=moment,
         )
-    return len(ids)
+    _give_back(session, freed)
+    return len(worksets)
 
 
 def _open_workset(session: Session, campaign_id: int, user_id: int) -> Workset | None:
@@ -143,23 +151,49 @@ def _open_workset(session: Session, campaign_id: int, user_id: int) -> Workset |
     ).first()
 
 
-def _pick_tasks(
-    session: Session, campaign: Campaign, user_id: int, *, skip_locked: bool
-) -> list[int]:
-    """Choose tasks with a free slot that this user never had: least assigned, then priority."""
+def _pick_tasks(session: Session, campaign: Campaign, user_id: int) -> list[int]:
+    """Choose and lock up to `tasks_per_assignment` free tasks that this user never had.
+
+    Candidates are read without locks (least assigned first, then by priority), then locked
+    through the primary key in id order, skipping rows other transactions hold, so concurrent
+    labelers take different tasks without waiting and every task lock is taken the same way.
+    Only while it holds none of them does it wait for the others to finish.
+    """
+    wanted = campaign.tasks_per_assignment
     had_it = exists().where(WorksetTask.task_id == Task.id, WorksetTask.user_id == user_id)
-    query = (
+    free = Task.assigned < campaign.labels_per_task
+    candidates = (
         select(Task.id)
-        .where(
-            Task.campaign_id == campaign.id,
-            Task.assigned < campaign.labels_per_task,
-            ~had_it,
-        )
+        .where(Task.campaign_id == campaign.id, free, ~had_it)
         .order_by(Task.assigned, Task.priority, Task.id)
-        .limit(campaign.tasks_per_assignment)
-        .with_for_update(skip_locked=skip_locked)
     )
-    return list(session.scalars(query))
+
+    def lock(ids: list[int], *, skip_locked: bool) -> list[int]:
+        query = (
+            select(Task.id)
+            .where(Task.id.in_(ids), free)
+            .order_by(Task.id)
+            .with_for_update(key_share=True, skip_locked=skip_locked)
+        )
+        return list(session.scalars(query))
+
+    picked: list[int] = []
+    tried: list[int] = []
+    for _ in range(PICK_ROUNDS):
+        query = candidates.where(Task.id.not_in(tried)) if tried else candidates
+        ids = list(session.scalars(query.limit(wanted - len(picked))))
+        if not ids:
+            break
+        tried += ids
+        got = lock(ids, skip_locked=True)
+        if not got and not picked:
+            # All of them are being handed out right now: wait, then keep those still free.
+            # Holding no task lock yet, this wait cannot close a cycle.
+            got = lock(ids, skip_locked=False)
+        picked += got
+        if len(picked) == wanted:
+            break
+    return picked
 
 
 def assign_workset(
@@ -170,17 +204,17 @@ def assign_workset(
     campaign = get_campaign(session, campaign_id)
     if not campaign.active:
         raise Conflict(f"Campaign {campaign_id} not active.")
-    ensure_user(session, user_id, now=moment)
-    reclaim_expired(session, campaign_id, now=moment)
-
+    # Lock order everywhere: the user, then worksets, then their leases, then tasks.
+    lock_user(session, user_id, create=True, now=moment)
     current = _open_workset(session, campaign_id, user_id)
     if current is not None:
         if current.expires > moment:
             raise Conflict(
                 f"Incomplete workset_id={current.id} already assigned to user_id={user_id}"
             )
-        _close_leases(session, current.id, EXPIRED, moment)
+        _give_back(session, _end_leases(session, current.id, EXPIRED, moment))
         _close_workset(session, current, EXPIRED)
+    reclaim_expired(session, campaign_id, now=moment)
 
     workset = Workset(
         campaign_id=campaign_id,
@@ -191,7 +225,7 @@ def assign_workset(
         open_key=1,
     )
     try:
-        # A concurrent request of the same user waits here, then hits the unique open key.
+        # The user lock serialises a user's requests; the unique open key is the safety net.
         with session.begin_nested():
             session.add(workset)
             session.flush()
@@ -200,10 +234,7 @@ def assign_workset(
         named = f"workset_id={other.id}" if other is not None else "a workset"
         raise Conflict(f"Incomplete {named} already assigned to user_id={user_id}") from error
 
-    task_ids = _pick_tasks(session, campaign, user_id, skip_locked=True)
-    if not task_ids:
-        # Everything free may be locked by concurrent assignments: wait for them once.
-        task_ids = _pick_tasks(session, campaign, user_id, skip_locked=False)
+    task_ids = _pick_tasks(session, campaign, user_id)
     if not task_ids:
         raise Conflict(f"No tasks available for user_id={user_id} in campaign_id={campaign_id}")
 
@@ -246,6 +277,7 @@ def owned_workset(
     session: Session, workset_id: int, user_id: int, campaign_id: int | None = None
 ) -> Workset:
     """Return the caller's own workset, locked, or raise NotFound / Forbidden."""
+    lock_user(session, user_id)
     workset = session.scalars(
         select(Workset).where(Workset.id == workset_id).with_for_update()
     ).first()
@@ -345,7 +377,8 @@ def abandon_workset(
     """Give back every unlabeled task of one's own workset and close it; labels stay."""
     moment = now or utcnow()
     workset = owned_workset(session, workset_id, user_id, campaign_id)
-    released = _close_leases(session, workset_id, RELEASED, moment)
+    released = _end_leases(session, workset_id, RELEASED, moment)
+    _give_back(session, released)
     if workset.state == OPEN:
         _close_workset(session, workset, ABANDONED)
     record_event(
