@@ -184,3 +184,15 @@ def test_only_the_owner_can_touch_a_workset(sessions: Factory) -> None:
         skip_task(session, workset[0] + 1000, workset[1], 1)
     with transaction(sessions, write=True) as session, pytest.raises(NotFound):
         abandon_workset(session, workset[0], 1, campaign_id=campaign + 1)
+
+
+def test_reclaiming_two_leases_of_one_task_frees_both_slots(sessions: Factory) -> None:
+    """Found by the state machine: freed slots are counted per lease, not per task."""
+    campaign = make(sessions, 1, labels_per_task=2, tasks_per_assignment=1, expiry=60)
+    assign(sessions, campaign, 1)
+    assign(sessions, campaign, 2)
+    later = T0 + dt.timedelta(minutes=5)
+    with transaction(sessions, write=True) as session:
+        assert reclaim_expired(session, campaign, now=later) == 2
+    check(sessions, later)
+    assert len(assign(sessions, campaign, 3, now=later)) == 2

@@ -18,6 +18,7 @@ Semantics (documented in docs/labeling.md):
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ from wikiloom.labels.users import lock_user
 
 #: How many expired worksets one assignment reclaims at most (bounds its latency).
 RECLAIM_BATCH = 50
-#: How many times assignment looks further when the tasks it wanted are held by others.
+#: How many times assignment waits for tasks that others are being handed, at most.
 PICK_ROUNDS = 8
 
 
@@ -62,14 +63,18 @@ class WorksetStats:
 
 
 def _give_back(session: Session, task_ids: Iterable[int]) -> None:
-    """Free one slot on each task, locking the tasks in id order to avoid deadlocks."""
-    ids = sorted(task_ids)
-    if not ids:
+    """Free one slot per occurrence of a task id, locking the tasks in id order."""
+    slots = Counter(task_ids)
+    if not slots:
         return
     session.execute(
-        select(Task.id).where(Task.id.in_(ids)).order_by(Task.id).with_for_update(key_share=True)
+        select(Task.id).where(Task.id.in_(slots)).order_by(Task.id).with_for_update(key_share=True)
     )
-    session.execute(update(Task).where(Task.id.in_(ids)).values(assigned=Task.assigned - 1))
+    by_count: defaultdict[int, list[int]] = defaultdict(list)
+    for task_id, count in slots.items():
+        by_count[count].append(task_id)
+    for count, ids in by_count.items():
+        session.execute(update(Task).where(Task.id.in_(ids)).values(assigned=Task.assigned - count))
 
 
 def _end_leases(session: Session, workset_id: int, state: str, now: dt.datetime) -> list[int]:
@@ -154,10 +159,10 @@ def _open_workset(session: Session, campaign_id: int, user_id: int) -> Workset |
 def _pick_tasks(session: Session, campaign: Campaign, user_id: int) -> list[int]:
     """Choose and lock up to `tasks_per_assignment` free tasks that this user never had.
 
-    Candidates are read without locks (least assigned first, then by priority), then locked
-    through the primary key in id order, skipping rows other transactions hold, so concurrent
-    labelers take different tasks without waiting and every task lock is taken the same way.
-    Only while it holds none of them does it wait for the others to finish.
+    One index walk, least assigned first and then by priority, skipping the rows other
+    transactions hold: concurrent labelers take different tasks without waiting for each
+    other. Only when every free task is held by someone else does it wait for them, holding
+    no task yet and locking in id order like every other task lock, and keep those still free.
     """
     wanted = campaign.tasks_per_assignment
     had_it = exists().where(WorksetTask.task_id == Task.id, WorksetTask.user_id == user_id)
@@ -167,32 +172,26 @@ def _pick_tasks(session: Session, campaign: Campaign, user_id: int) -> list[int]
         .where(Task.campaign_id == campaign.id, free, ~had_it)
         .order_by(Task.assigned, Task.priority, Task.id)
     )
-
-    def lock(ids: list[int], *, skip_locked: bool) -> list[int]:
-        query = (
-            select(Task.id)
-            .where(Task.id.in_(ids), free)
-            .order_by(Task.id)
-            .with_for_update(key_share=True, skip_locked=skip_locked)
-        )
-        return list(session.scalars(query))
-
-    picked: list[int] = []
+    picked = list(
+        session.scalars(candidates.limit(wanted).with_for_update(key_share=True, skip_locked=True))
+    )
     tried: list[int] = []
     for _ in range(PICK_ROUNDS):
+        if picked:
+            break
         query = candidates.where(Task.id.not_in(tried)) if tried else candidates
-        ids = list(session.scalars(query.limit(wanted - len(picked))))
+        ids = list(session.scalars(query.limit(wanted)))
         if not ids:
             break
         tried += ids
-        got = lock(ids, skip_locked=True)
-        if not got and not picked:
-            # All of them are being handed out right now: wait, then keep those still free.
-            # Holding no task lock yet, this wait cannot close a cycle.
-            got = lock(ids, skip_locked=False)
-        picked += got
-        if len(picked) == wanted:
-            break
+        picked = list(
+            session.scalars(
+                select(Task.id)
+                .where(Task.id.in_(ids), free)
+                .order_by(Task.id)
+                .with_for_update(key_share=True)
+            )
+        )
     return picked
 
 
