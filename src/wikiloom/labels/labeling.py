@@ -44,7 +44,12 @@ def save_label(
         )
     if row.state not in (LEASED, LABELED):
         raise Conflict(f"task_id={task_id} was {row.state} in workset_id={workset_id}")
-    label = session.get(Label, (task_id, user_id), with_for_update=True)
+    # A leased task has no label of this user yet (a label exists exactly when labeled).
+    label = (
+        session.get(Label, (task_id, user_id), with_for_update=True)
+        if row.state == LABELED
+        else None
+    )
     if label is None:
         label = Label(task_id=task_id, user_id=user_id, data=value, timestamp=moment)
         session.add(label)

@@ -179,10 +179,11 @@ class Label(Base):
         Index("ix_labels_user", "user_id"),
     )
 
+    # Task and user are checked through the lease: (task, user) -> workset_tasks -> both.
     task_id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("tasks.id"), primary_key=True
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True
     )
-    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     data: Mapped[Any] = mapped_column(JSON)
     timestamp: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 

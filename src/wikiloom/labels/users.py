@@ -24,15 +24,14 @@ def ensure_user(
             user.name = name
 
 
-def lock_user(
-    session: Session, user_id: int, *, create: bool = False, now: dt.datetime | None = None
-) -> bool:
-    """Lock the user's row for this transaction, creating it first when asked.
+def lock_user(session: Session, user_id: int, *, now: dt.datetime | None = None) -> None:
+    """Lock the user's row for this transaction, creating the user first if needed.
 
-    Every change a user makes to their worksets and labels takes this lock first, so one
-    user's concurrent requests run one after another. Return whether the user exists.
+    Assignment takes this lock first, so one user's concurrent requests for a workset run
+    one after another. (On PostgreSQL it is FOR NO KEY UPDATE: foreign-key checks of the
+    user's rows never wait on it.)
     """
-    if create:
+    locked = select(User.id).where(User.id == user_id).with_for_update(key_share=True)
+    if session.scalar(locked) is None:
         ensure_user(session, user_id, now=now)
-    found = session.scalar(select(User.id).where(User.id == user_id).with_for_update())
-    return found is not None
+        session.scalar(locked)

@@ -18,6 +18,7 @@ Semantics (documented in docs/labeling.md):
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,7 +51,9 @@ from wikiloom.labels.users import lock_user
 
 #: How many expired worksets one assignment reclaims at most (bounds its latency).
 RECLAIM_BATCH = 50
-#: How many times assignment waits for tasks that others are being handed, at most.
+#: Pauses (seconds) before looking again when every free task is held by others, and how
+#: many times, after that, assignment waits on their locks.
+PICK_PAUSES = (0.002, 0.005, 0.01)
 PICK_ROUNDS = 8
 
 
@@ -172,9 +175,15 @@ def _pick_tasks(session: Session, campaign: Campaign, user_id: int) -> list[int]
         .where(Task.campaign_id == campaign.id, free, ~had_it)
         .order_by(Task.assigned, Task.priority, Task.id)
     )
-    picked = list(
-        session.scalars(candidates.limit(wanted).with_for_update(key_share=True, skip_locked=True))
-    )
+    walk = candidates.limit(wanted).with_for_update(key_share=True, skip_locked=True)
+    picked = list(session.scalars(walk))
+    for pause in PICK_PAUSES:
+        # What is free is being handed out right now; those transactions end within
+        # milliseconds, and waiting on their locks is what deadlocks, so look again first.
+        if picked or session.scalar(candidates.limit(1)) is None:
+            break
+        time.sleep(pause)
+        picked = list(session.scalars(walk))
     tried: list[int] = []
     for _ in range(PICK_ROUNDS):
         if picked:
@@ -203,8 +212,8 @@ def assign_workset(
     campaign = get_campaign(session, campaign_id)
     if not campaign.active:
         raise Conflict(f"Campaign {campaign_id} not active.")
-    # Lock order everywhere: the user, then worksets, then their leases, then tasks.
-    lock_user(session, user_id, create=True, now=moment)
+    # Lock order everywhere: (the user,) worksets, their leases, tasks in id order.
+    lock_user(session, user_id, now=moment)
     current = _open_workset(session, campaign_id, user_id)
     if current is not None:
         if current.expires > moment:
@@ -223,15 +232,13 @@ def assign_workset(
         state=OPEN,
         open_key=1,
     )
+    session.add(workset)
     try:
-        # The user lock serialises a user's requests; the unique open key is the safety net.
-        with session.begin_nested():
-            session.add(workset)
-            session.flush()
+        session.flush()
     except IntegrityError as error:
-        other = _open_workset(session, campaign_id, user_id)
-        named = f"workset_id={other.id}" if other is not None else "a workset"
-        raise Conflict(f"Incomplete {named} already assigned to user_id={user_id}") from error
+        # The user lock serialises a user's requests, so the unique open key (the database's
+        # own guarantee) fires only if something bypassed it.
+        raise Conflict(f"Incomplete workset already assigned to user_id={user_id}") from error
 
     task_ids = _pick_tasks(session, campaign, user_id)
     if not task_ids:
@@ -276,7 +283,6 @@ def owned_workset(
     session: Session, workset_id: int, user_id: int, campaign_id: int | None = None
 ) -> Workset:
     """Return the caller's own workset, locked, or raise NotFound / Forbidden."""
-    lock_user(session, user_id)
     workset = session.scalars(
         select(Workset).where(Workset.id == workset_id).with_for_update()
     ).first()

@@ -194,14 +194,6 @@ def upgrade() -> None:
             ["workset_tasks.task_id", "workset_tasks.user_id"],
             name="fk_labels_workset_task",
         ),
-        sa.ForeignKeyConstraint(
-            ["task_id"],
-            ["tasks.id"],
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-        ),
         sa.PrimaryKeyConstraint("task_id", "user_id"),
     )
     op.create_index("ix_labels_user", "labels", ["user_id"], unique=False)
