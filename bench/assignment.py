@@ -3,7 +3,9 @@
 A campaign of 1,000,000 tasks (labels_per_task 2, tasks_per_assignment 10; 100,000 with
 --quick) is loaded through `insert_tasks`. Then labeler threads, each with its own pooled
 connection, loop for a fixed time: assign a workset, label all its tasks (one transaction
-per label), assign again. First one labeler (the baseline), then 64 at once.
+per label), assign again. First one labeler (the baseline), then 64 at once in a closed
+loop (each starts its next transaction as soon as the last ends: a saturation test), then
+64 in a paced loop (a pause of about `--think` seconds before each label, as people do).
 
 Figures, per tier and per number of labelers:
 
@@ -16,7 +18,10 @@ Figures, per tier and per number of labelers:
 
 from __future__ import annotations
 
+from typing import Any
+
 from common import (
+    Labelers,
     emit,
     fresh_database,
     latency_summary,
@@ -34,10 +39,54 @@ from wikiloom.db import make_engine, session_factory
 GOAL_P99_MS = 25.0
 
 
+def report(
+    run: Labelers, baseline: Labelers, loop: str, labelers: int, think: float, context: Any
+) -> None:
+    """Emit the latency, throughput and label-latency figures of one run."""
+    assign = latency_summary(run.assign)
+    label = latency_summary(run.label)
+    baseline_p99 = latency_summary(baseline.assign)["p99_ms"]
+    note(f"{context['tier']}: {labelers} labelers {loop}: assign {assign}, label {label}")
+    shared = {
+        "labelers": labelers,
+        "loop": loop,
+        "think_s": think,
+        "role": "baseline" if run is baseline else "measured",
+        **context,
+    }
+    emit(
+        "assignment.latency",
+        assign["p99_ms"],
+        "ms (p99)",
+        **assign,
+        ratio_p99_to_baseline=round(assign["p99_ms"] / baseline_p99, 2),
+        goal_p99_ms=GOAL_P99_MS,
+        goal_met=assign["p99_ms"] <= GOAL_P99_MS,
+        error_count=sum(run.errors.values()),
+        errors=dict(run.errors.most_common(5)),
+        client_cpu_per_wall=round(run.client_cpu, 2),
+        server_sessions=dict(run.waits.most_common(8)),
+        **shared,
+    )
+    rate = len(run.assign) / run.wall
+    emit(
+        "assignment.throughput",
+        rate,
+        "assignments/s",
+        labels_per_s=round(len(run.label) / run.wall, 1),
+        ratio_to_baseline=round(rate / (len(baseline.assign) / baseline.wall), 2),
+        **shared,
+    )
+    emit("assignment.label_latency", label["p99_ms"], "ms (p99)", **label, **shared)
+
+
 def main() -> None:
     options = parser(__doc__ or "")
     options.add_argument("--labelers", type=int, default=64, help="concurrent labelers")
     options.add_argument("--seconds", type=float, default=None, help="length of each run")
+    options.add_argument(
+        "--think", type=float, default=1.0, help="mean pause before each label in the paced run"
+    )
     options.set_defaults(tiers="postgres,mariadb")
     args = options.parse_args()
     tasks = 100_000 if args.quick else 1_000_000
@@ -58,55 +107,20 @@ def main() -> None:
                 "pool_size": pool,
                 "server": server_settings(url),
             }
-            runs = {}
+            runs: dict[tuple[str, int], Labelers] = {}
             next_user = 1
-            for labelers in (1, args.labelers):
+            plan = [("closed", 1, 0.0), ("closed", args.labelers, 0.0)]
+            if args.think > 0:
+                plan.append(("paced", args.labelers, args.think))
+            for loop, labelers, think in plan:
                 users = range(next_user, next_user + labelers)
                 next_user += labelers
-                note(f"{tier}: {labelers} labeler(s) for {seconds} s")
-                runs[labelers] = run = run_labelers(factory, campaign_id, users, seconds)
-                assign = latency_summary(run.assign)
-                label = latency_summary(run.label)
-                note(f"{tier}: {labelers} labelers: assign {assign}, label {label}")
-                role = "baseline" if labelers == 1 else "measured"
-                emit(
-                    "assignment.latency",
-                    assign["p99_ms"],
-                    "ms (p99)",
-                    labelers=labelers,
-                    role=role,
-                    **assign,
-                    ratio_p99_to_baseline=round(
-                        assign["p99_ms"] / latency_summary(runs[1].assign)["p99_ms"], 2
-                    )
-                    if labelers != 1
-                    else 1.0,
-                    goal_p99_ms=GOAL_P99_MS,
-                    goal_met=assign["p99_ms"] <= GOAL_P99_MS,
-                    errors=dict(run.errors.most_common(5)),
-                    error_count=sum(run.errors.values()),
-                    **context,
-                )
-                emit(
-                    "assignment.throughput",
-                    len(run.assign) / run.wall,
-                    "assignments/s",
-                    labelers=labelers,
-                    role=role,
-                    labels_per_s=round(len(run.label) / run.wall, 1),
-                    ratio_to_baseline=round(
-                        (len(run.assign) / run.wall) / (len(runs[1].assign) / runs[1].wall), 2
-                    ),
-                    **context,
-                )
-                emit(
-                    "assignment.label_latency",
-                    label["p99_ms"],
-                    "ms (p99)",
-                    labelers=labelers,
-                    role=role,
-                    **label,
-                    **context,
+                length = seconds if loop == "closed" else seconds * 1.5
+                note(f"{tier}: {labelers} labeler(s), {loop} loop, for {length} s")
+                run = run_labelers(factory, campaign_id, users, length, think=think)
+                runs[loop, labelers] = run
+                report(
+                    run, runs["closed", 1], loop, labelers, think, {**context, "seconds": length}
                 )
             engine.dispose()
             note(f"{tier}: checking invariants")

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import random
 import shutil
 import sys
 import tempfile
@@ -313,72 +314,127 @@ class Labelers:
     label: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     wall: float = 0.0
+    #: CPU seconds of this (client) process per wall second: near 1.0 means the GIL is the limit.
+    client_cpu: float = 0.0
+    #: Server sessions by (state, wait event), sampled every 50 ms (PostgreSQL only).
+    waits: Counter[str] = field(default_factory=Counter)
 
 
-def run_labelers(factory: Any, campaign_id: int, users: Sequence[int], seconds: float) -> Labelers:
-    """Run one thread per user for `seconds`: assign, label every task, assign again.
-
-    Each assignment is one `transaction(factory, write=True)` holding `assign_workset`
-    and `workset_tasks` (what a request for a workset does); each label is one
-    transaction holding `save_label` (what a label submission does).
-    """
+def _labeler(
+    factory: Any, campaign_id: int, user_id: int, deadline: float, think: float
+) -> Labelers:
+    """One labeler's loop until `deadline`: assign, label each task, assign again."""
     from wikiloom.db import transaction
     from wikiloom.labels.catalog import load_catalog
     from wikiloom.labels.labeling import save_label
     from wikiloom.labels.worksets import assign_workset, workset_tasks
 
     form = load_catalog()["damaging_and_goodfaith"]
+    rng = random.Random(user_id)
+    measured = Labelers()
+    while time.perf_counter() < deadline:
+        began = time.perf_counter()
+        try:
+            with transaction(factory, write=True) as session:
+                workset_id = assign_workset(session, campaign_id, user_id).id
+                task_ids = [task.id for task in workset_tasks(session, workset_id)]
+        except Exception as error:
+            measured.errors[f"assign: {type(error).__name__}: {error}"[:200]] += 1
+            time.sleep(0.01)
+            continue
+        measured.assign.append(time.perf_counter() - began)
+        for task_id in task_ids:
+            if think:
+                time.sleep(think * rng.uniform(0.5, 1.5))
+            began = time.perf_counter()
+            try:
+                with transaction(factory, write=True) as session:
+                    save_label(
+                        session,
+                        form=form,
+                        workset_id=workset_id,
+                        task_id=task_id,
+                        user_id=user_id,
+                        data=GOOD_LABEL,
+                    )
+            except Exception as error:
+                measured.errors[f"label: {type(error).__name__}: {error}"[:200]] += 1
+                continue
+            measured.label.append(time.perf_counter() - began)
+    return measured
+
+
+def run_labelers(
+    factory: Any,
+    campaign_id: int,
+    users: Sequence[int],
+    seconds: float,
+    *,
+    think: float = 0.0,
+) -> Labelers:
+    """Run one thread per user (each its own pooled connection) for `seconds`.
+
+    Each assignment is one `transaction(factory, write=True)` holding `assign_workset`
+    and `workset_tasks` (what a request for a workset does); each label is one
+    transaction holding `save_label` (what a label submission does). With `think`, a
+    labeler pauses a random 0.5-1.5 x `think` seconds before each label, as people do,
+    and arrives at a random moment of the first 10 x `think` seconds; without it the
+    loop is closed (a new transaction as soon as the last one ends).
+    """
     result = Labelers()
     lock = threading.Lock()
     start = threading.Barrier(len(users) + 1)
 
-    def labeler(user_id: int) -> None:
-        assign: list[float] = []
-        label: list[float] = []
-        errors: Counter[str] = Counter()
-        start.wait()
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            began = time.perf_counter()
+    def run(user_id: int) -> None:
+        with factory() as session:  # open this thread's connection before the clock starts
             try:
-                with transaction(factory, write=True) as session:
-                    workset_id = assign_workset(session, campaign_id, user_id).id
-                    task_ids = [task.id for task in workset_tasks(session, workset_id)]
-            except Exception as error:
-                errors[f"assign: {type(error).__name__}: {error}"[:200]] += 1
-                time.sleep(0.01)
-                continue
-            assign.append(time.perf_counter() - began)
-            for task_id in task_ids:
-                began = time.perf_counter()
-                try:
-                    with transaction(factory, write=True) as session:
-                        save_label(
-                            session,
-                            form=form,
-                            workset_id=workset_id,
-                            task_id=task_id,
-                            user_id=user_id,
-                            data=GOOD_LABEL,
-                        )
-                except Exception as error:
-                    errors[f"label: {type(error).__name__}: {error}"[:200]] += 1
-                    continue
-                label.append(time.perf_counter() - began)
+                session.execute(text("SELECT 1"))
+            except Exception as error:  # e.g. the server's max_connections: run without it
+                with lock:
+                    result.errors[f"connect: {type(error).__name__}: {error}"[:200]] += 1
+            start.wait(timeout=300)
+            deadline = time.perf_counter() + seconds
+            session.rollback()
+        if think:  # people arrive at random moments, not all at once
+            time.sleep(random.Random(-user_id).uniform(0, min(think * 10, seconds / 3)))
+        measured = _labeler(factory, campaign_id, user_id, deadline, think)
         with lock:
-            result.assign.extend(assign)
-            result.label.extend(label)
-            result.errors.update(errors)
+            result.assign.extend(measured.assign)
+            result.label.extend(measured.label)
+            result.errors.update(measured.errors)
 
-    threads = [threading.Thread(target=labeler, args=(user,)) for user in users]
+    threads = [threading.Thread(target=run, args=(user,)) for user in users]
     for thread in threads:
         thread.start()
-    start.wait()
-    began = time.perf_counter()
+    stop = threading.Event()
+    sampler = threading.Thread(target=_sample_waits, args=(factory, stop, result.waits))
+    start.wait(timeout=300)
+    began, cpu = time.perf_counter(), time.process_time()
+    sampler.start()
     for thread in threads:
         thread.join()
     result.wall = time.perf_counter() - began
+    result.client_cpu = (time.process_time() - cpu) / result.wall
+    stop.set()
+    sampler.join()
     return result
+
+
+def _sample_waits(factory: Any, stop: threading.Event, waits: Counter[str]) -> None:
+    """Count what the server's sessions are doing, from a connection of their own."""
+    engine = factory.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        return
+    query = text(
+        "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND backend_type = 'client backend'"
+    )
+    with engine.connect() as connection:
+        while not stop.wait(0.05):
+            for state, kind, name in connection.execute(query):
+                waits[f"{state}: {kind or '-'}/{name or '-'}"] += 1
+            connection.commit()
 
 
 def load_campaign(url: str, tasks: int, **options: int) -> int:
