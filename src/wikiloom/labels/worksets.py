@@ -8,8 +8,9 @@ Semantics (documented in docs/labeling.md):
 * A user never receives a task again that they labeled, skipped or held before: the
   `workset_tasks` row stays, and (task, user) is unique.
 * A workset is never empty: when nothing is left for the user, assignment is a conflict.
-* Row locks (`FOR UPDATE`, `SKIP LOCKED` while picking tasks) on PostgreSQL and MariaDB;
-  on SQLite the caller's `BEGIN IMMEDIATE` serialises writers (SQLAlchemy omits the clause).
+* One lock order everywhere: the user (assignment only), worksets, their leases, tasks in id
+  order; picking tasks skips the ones others hold (`SKIP LOCKED`). On SQLite the caller's
+  `BEGIN IMMEDIATE` serialises writers instead (SQLAlchemy omits the locking clauses).
 * Expired worksets give their unlabeled leases back when anyone next asks for a workset.
 * Skipping a task gives its slot back; a label the user had given it is withdrawn into history.
 * Abandoning a workset gives every unlabeled lease back; labels stay.
