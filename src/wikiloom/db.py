@@ -23,7 +23,6 @@ from sqlalchemy.types import TypeDecorator
 
 from wikiloom.config import Settings
 
-
 #: Key, in an SQLite session factory's `info`, of the lock its write transactions share.
 _WRITE_LOCK = "wikiloom.sqlite_write_lock"
 

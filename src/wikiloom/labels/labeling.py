@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from wikiloom.db import utcnow
 from wikiloom.errors import Conflict
 from wikiloom.labels.events import record_event
 from wikiloom.labels.forms import Form
-from wikiloom.labels.tables import EXPIRED, LABELED, LEASED, Label, LabelHistory
+from wikiloom.labels.history import keep_in_history
+from wikiloom.labels.tables import EXPIRED, LABELED, LEASED, Label
 from wikiloom.labels.worksets import complete_if_done, lease, owned_workset
 
 
@@ -54,16 +54,7 @@ def save_label(
         label = Label(task_id=task_id, user_id=user_id, data=value, timestamp=moment)
         session.add(label)
     else:
-        session.execute(
-            insert(LabelHistory).values(
-                task_id=task_id,
-                user_id=user_id,
-                data=label.data,
-                timestamp=label.timestamp,
-                replaced=moment,
-                reason="relabel",
-            )
-        )
+        keep_in_history(session, label, "relabel", moment)
         label.data = value
         label.timestamp = moment
     row.state = LABELED

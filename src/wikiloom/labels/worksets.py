@@ -32,6 +32,7 @@ from wikiloom.db import utcnow
 from wikiloom.errors import Conflict, Forbidden, NotFound
 from wikiloom.labels.campaigns import get_campaign
 from wikiloom.labels.events import record_event
+from wikiloom.labels.history import keep_in_history
 from wikiloom.labels.tables import (
     ABANDONED,
     COMPLETE,
@@ -43,7 +44,6 @@ from wikiloom.labels.tables import (
     SKIPPED,
     Campaign,
     Label,
-    LabelHistory,
     Task,
     Workset,
     WorksetTask,
@@ -343,16 +343,7 @@ def skip_task(
     if row.state == LABELED:
         withdrawn = session.get(Label, (task_id, user_id), with_for_update=True)
         if withdrawn is not None:
-            session.execute(
-                insert(LabelHistory).values(
-                    task_id=task_id,
-                    user_id=user_id,
-                    data=withdrawn.data,
-                    timestamp=withdrawn.timestamp,
-                    replaced=moment,
-                    reason="skip",
-                )
-            )
+            keep_in_history(session, withdrawn, "skip", moment)
             session.delete(withdrawn)
     if row.state in (LEASED, LABELED):
         _give_back(session, [task_id])
