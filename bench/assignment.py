@@ -6,6 +6,9 @@ connection, loop for a fixed time: assign a workset, label all its tasks (one tr
 per label), assign again. First one labeler (the baseline), then 64 at once in a closed
 loop (each starts its next transaction as soon as the last ends: a saturation test), then
 64 in a paced loop (a pause of about `--think` seconds before each label, as people do).
+The 64 labelers run as threads of `--processes` client processes (default 8 x 8 threads,
+like the workers of a deployment; `--processes 1` runs them all in one process, under one
+GIL); the baseline runs in this process.
 
 Figures, per tier and per number of labelers:
 
@@ -26,7 +29,6 @@ from common import (
     fresh_database,
     latency_summary,
     load_campaign,
-    make_settings,
     note,
     parser,
     run_labelers,
@@ -34,7 +36,6 @@ from common import (
     tiers,
     violation_counts,
 )
-from wikiloom.db import make_engine, session_factory
 
 GOAL_P99_MS = 25.0
 
@@ -53,6 +54,7 @@ def report(
         "think_s": think,
         "role": "baseline" if run is baseline else "measured",
         **context,
+        **run.context(),
     }
     emit(
         "assignment.latency",
@@ -64,7 +66,6 @@ def report(
         goal_met=assign["p99_ms"] <= GOAL_P99_MS,
         error_count=sum(run.errors.values()),
         errors=dict(run.errors.most_common(5)),
-        client_cpu_per_wall=round(run.client_cpu, 2),
         server_sessions=dict(run.waits.most_common(8)),
         **shared,
     )
@@ -87,6 +88,12 @@ def main() -> None:
     options.add_argument(
         "--think", type=float, default=1.0, help="mean pause before each label in the paced run"
     )
+    options.add_argument(
+        "--processes",
+        type=int,
+        default=8,
+        help="client processes the concurrent labelers are split over (1: all in one process)",
+    )
     options.set_defaults(tiers="postgres,mariadb")
     args = options.parse_args()
     tasks = 100_000 if args.quick else 1_000_000
@@ -95,16 +102,12 @@ def main() -> None:
         with fresh_database(tier) as url:
             note(f"{tier}: loading {tasks} tasks")
             campaign_id = load_campaign(url, tasks, labels_per_task=2, tasks_per_assignment=10)
-            pool = args.labelers + 4
-            engine = make_engine(make_settings(url, database_pool_size=pool))
-            factory = session_factory(engine)
             context = {
                 "tier": tier,
                 "tasks": tasks,
                 "labels_per_task": 2,
                 "tasks_per_assignment": 10,
                 "seconds": seconds,
-                "pool_size": pool,
                 "server": server_settings(url),
             }
             runs: dict[tuple[str, int], Labelers] = {}
@@ -117,12 +120,13 @@ def main() -> None:
                 next_user += labelers
                 length = seconds if loop == "closed" else seconds * 1.5
                 note(f"{tier}: {labelers} labeler(s), {loop} loop, for {length} s")
-                run = run_labelers(factory, campaign_id, users, length, think=think)
+                run = run_labelers(
+                    url, campaign_id, users, length, think=think, processes=args.processes
+                )
                 runs[loop, labelers] = run
                 report(
                     run, runs["closed", 1], loop, labelers, think, {**context, "seconds": length}
                 )
-            engine.dispose()
             note(f"{tier}: checking invariants")
             found = violation_counts(url)
             emit(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import multiprocessing
 import os
 import platform
 import random
@@ -13,8 +14,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import orjson
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `tests.labels.invariants` and the bench modules themselves
@@ -308,22 +310,57 @@ GOOD_LABEL = {"damaging": False, "goodfaith": True, "unsure": False}
 
 @dataclass
 class Labelers:
-    """What labeler threads measured: transaction latencies in seconds, and failures."""
+    """What labeler threads measured: transaction latencies in seconds, failures, CPU use."""
 
     assign: list[float] = field(default_factory=list)
     label: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     wall: float = 0.0
-    #: CPU seconds of this (client) process per wall second: near 1.0 means the GIL is the limit.
-    client_cpu: float = 0.0
+    #: CPU seconds used by every client process (labelers and the wait sampler) over the run.
+    client_cpu_seconds: float = 0.0
+    #: Client processes, and labeler threads in each (the last may have fewer).
+    processes: int = 1
+    threads: int = 0
+    #: Connection pool size of each client process's engine.
+    pool_size: int = 0
+    #: CPU seconds of the database server's processes per wall second (None: no local server).
+    server_cpu: float | None = None
+    #: Share of all the machine's CPU time that was busy (not idle, not I/O wait) in the run.
+    machine_busy: float | None = None
     #: Server sessions by (state, wait event), sampled every 50 ms (PostgreSQL only).
     waits: Counter[str] = field(default_factory=Counter)
 
+    @property
+    def client_cpu(self) -> float:
+        """Client CPU seconds per wall second (all client processes together)."""
+        return self.client_cpu_seconds / self.wall if self.wall else float("nan")
+
+    def context(self) -> dict[str, Any]:
+        """The keys every line of this run carries: who was busy, client or server."""
+        cores = os.cpu_count() or 1
+        return {
+            "client_processes": self.processes,
+            "threads_per_process": self.threads,
+            "pool_size": self.pool_size,
+            "cpus": cores,
+            "client_cpu_per_wall": round(self.client_cpu, 2),
+            "client_cpu_per_wall_per_core": round(self.client_cpu / cores, 2),
+            "server_cpu_per_wall": None if self.server_cpu is None else round(self.server_cpu, 2),
+            "machine_cpu_busy": None if self.machine_busy is None else round(self.machine_busy, 2),
+        }
+
 
 def _labeler(
-    factory: Any, campaign_id: int, user_id: int, deadline: float, think: float
+    factory: Any,
+    campaign_id: int,
+    user_id: int,
+    deadline: float,
+    think: float,
+    *,
+    rounds: int | None = None,
 ) -> Labelers:
-    """One labeler's loop until `deadline`: assign, label each task, assign again."""
+    """One labeler's loop until `deadline` (or `rounds` assignments): assign, label each
+    task, assign again."""
     from wikiloom.db import transaction
     from wikiloom.labels.catalog import load_catalog
     from wikiloom.labels.labeling import save_label
@@ -332,7 +369,8 @@ def _labeler(
     form = load_catalog()["damaging_and_goodfaith"]
     rng = random.Random(user_id)
     measured = Labelers()
-    while time.perf_counter() < deadline:
+    while time.perf_counter() < deadline and rounds != 0:
+        rounds = None if rounds is None else rounds - 1
         began = time.perf_counter()
         try:
             with transaction(factory, write=True) as session:
@@ -364,26 +402,35 @@ def _labeler(
     return measured
 
 
-def run_labelers(
-    factory: Any,
+#: Each client process warms up as user WARM_UP_USERS + its first labeler's id.
+WARM_UP_USERS = 1_000_000_000
+
+
+def _run_threads(
+    url: str,
     campaign_id: int,
     users: Sequence[int],
     seconds: float,
-    *,
-    think: float = 0.0,
+    think: float,
+    ready: Callable[[], object],
 ) -> Labelers:
-    """Run one thread per user (each its own pooled connection) for `seconds`.
+    """Run one labeler thread per user in this process, its own engine and pool.
 
-    Each assignment is one `transaction(factory, write=True)` holding `assign_workset`
-    and `workset_tasks` (what a request for a workset does); each label is one
-    transaction holding `save_label` (what a label submission does). With `think`, a
-    labeler pauses a random 0.5-1.5 x `think` seconds before each label, as people do,
-    and arrives at a random moment of the first 10 x `think` seconds; without it the
-    loop is closed (a new transaction as soon as the last one ends).
+    The process first warms up (imports, mappers, the engine's statement cache: what a
+    long-running worker has done long ago) with one workset of a user of its own, labeled
+    to the end. Every thread then opens its connection; `ready()` runs (in a client
+    process: wait for the other client processes) and the clock starts.
     """
-    result = Labelers()
+    from wikiloom.db import make_engine, session_factory
+
+    result = Labelers(processes=1, threads=len(users), pool_size=len(users) + 2)
+    engine = make_engine(make_settings(url, database_pool_size=result.pool_size))
+    factory = session_factory(engine)
+    _labeler(factory, campaign_id, WARM_UP_USERS + users[0], float("inf"), 0.0, rounds=1)
     lock = threading.Lock()
-    start = threading.Barrier(len(users) + 1)
+    connected = threading.Barrier(len(users) + 1)
+    go = threading.Event()
+    window = [seconds]  # set to 0 when the start failed: the threads then stop at once
 
     def run(user_id: int) -> None:
         with factory() as session:  # open this thread's connection before the clock starts
@@ -392,10 +439,11 @@ def run_labelers(
             except Exception as error:  # e.g. the server's max_connections: run without it
                 with lock:
                     result.errors[f"connect: {type(error).__name__}: {error}"[:200]] += 1
-            start.wait(timeout=300)
-            deadline = time.perf_counter() + seconds
+            connected.wait(timeout=600)
+            go.wait()
+            deadline = time.perf_counter() + window[0]
             session.rollback()
-        if think:  # people arrive at random moments, not all at once
+        if think and window[0]:  # people arrive at random moments, not all at once
             time.sleep(random.Random(-user_id).uniform(0, min(think * 10, seconds / 3)))
         measured = _labeler(factory, campaign_id, user_id, deadline, think)
         with lock:
@@ -406,25 +454,139 @@ def run_labelers(
     threads = [threading.Thread(target=run, args=(user,)) for user in users]
     for thread in threads:
         thread.start()
-    stop = threading.Event()
-    sampler = threading.Thread(target=_sample_waits, args=(factory, stop, result.waits))
-    start.wait(timeout=300)
-    began, cpu = time.perf_counter(), time.process_time()
-    sampler.start()
-    for thread in threads:
-        thread.join()
-    result.wall = time.perf_counter() - began
-    result.client_cpu = (time.process_time() - cpu) / result.wall
-    stop.set()
-    sampler.join()
+    try:
+        connected.wait(timeout=600)
+        ready()
+    except BaseException:
+        window[0] = 0.0
+        raise
+    finally:
+        began, cpu = time.perf_counter(), time.process_time()
+        go.set()
+        for thread in threads:
+            thread.join()
+        result.wall = time.perf_counter() - began
+        result.client_cpu_seconds = time.process_time() - cpu
+        engine.dispose()
     return result
 
 
-def _sample_waits(factory: Any, stop: threading.Event, waits: Counter[str]) -> None:
+def _labeler_process(
+    url: str,
+    campaign_id: int,
+    users: list[int],
+    seconds: float,
+    think: float,
+    start: Any,
+    results: Any,
+) -> None:
+    """A client process (multiprocessing spawn): its labeler threads; results go to `results`."""
+    try:
+        measured = _run_threads(
+            url, campaign_id, users, seconds, think, lambda: start.wait(timeout=600)
+        )
+    except BaseException as error:
+        start.abort()  # the parent and the other processes stop waiting for this one
+        measured = Labelers(threads=len(users))
+        measured.errors[f"process: {type(error).__name__}: {error}"[:200]] += 1
+    results.put(measured)
+
+
+def run_labelers(
+    url: str,
+    campaign_id: int,
+    users: Sequence[int],
+    seconds: float,
+    *,
+    think: float = 0.0,
+    processes: int = 1,
+) -> Labelers:
+    """Run one labeler thread per user, spread over `processes` client processes.
+
+    Each assignment is one `transaction(factory, write=True)` holding `assign_workset`
+    and `workset_tasks` (what a request for a workset does); each label is one
+    transaction holding `save_label` (what a label submission does). With `think`, a
+    labeler pauses a random 0.5-1.5 x `think` seconds before each label, as people do,
+    and arrives at a random moment of the first 10 x `think` seconds; without it the
+    loop is closed (a new transaction as soon as the last one ends).
+
+    With one process the threads run here and share its GIL; with more, each process
+    (multiprocessing spawn, like the workers of a deployment) runs an even share of the
+    threads with its own engine, its pool sized for its threads. All threads of all
+    processes connect before the clock starts. Meanwhile this process samples what the
+    server's sessions wait on (PostgreSQL) and the CPU time of the server and machine.
+    """
+    users = list(users)
+    processes = max(1, min(processes, len(users)))
+    groups = [users[index::processes] for index in range(processes)]
+    stop = threading.Event()
+    waits: Counter[str] = Counter()
+    sampler = threading.Thread(target=_sample_waits, args=(url, stop, waits))
+    dialect = make_url(url).get_backend_name()
+    before: dict[str, Any] = {}
+
+    def clock_starts() -> None:
+        before.update(cpu_snapshot(dialect), wall=time.perf_counter(), own=time.process_time())
+        sampler.start()
+
+    if processes == 1:
+        result = _run_threads(url, campaign_id, users, seconds, think, clock_starts)
+        own_cpu = 0.0  # the sampler's CPU is already in this process's time
+    else:
+        context = multiprocessing.get_context("spawn")
+        start = context.Barrier(processes + 1)
+        results = context.Queue()
+        children = [
+            context.Process(
+                target=_labeler_process,
+                args=(url, campaign_id, group, seconds, think, start, results),
+                daemon=True,
+            )
+            for group in groups
+        ]
+        for child in children:
+            child.start()
+        # Spawning the interpreters takes seconds on 2 cores. A process that failed to
+        # start breaks the barrier and reports why with its (empty) result.
+        with suppress(threading.BrokenBarrierError):
+            start.wait(timeout=600)
+        clock_starts()
+        parts: list[Labelers] = [results.get(timeout=seconds + 600) for _ in children]
+        own_cpu = time.process_time() - before["own"]
+        for child in children:
+            child.join(timeout=60)
+        result = Labelers(
+            processes=processes,
+            threads=len(groups[0]),
+            pool_size=max(part.pool_size for part in parts),
+            wall=max(part.wall for part in parts),
+        )
+        for part in parts:
+            result.assign.extend(part.assign)
+            result.label.extend(part.label)
+            result.errors.update(part.errors)
+            result.client_cpu_seconds += part.client_cpu_seconds
+    after = cpu_snapshot(dialect)
+    stop.set()
+    if sampler.is_alive():
+        sampler.join()
+    result.client_cpu_seconds += own_cpu
+    result.waits = waits
+    if before:
+        wall = time.perf_counter() - before["wall"]
+        if after["server"] is not None and before["server"] is not None:
+            result.server_cpu = (after["server"] - before["server"]) / wall
+        total = after["total"] - before["total"]
+        if total > 0:
+            result.machine_busy = 1 - (after["idle"] - before["idle"]) / total
+    return result
+
+
+def _sample_waits(url: str, stop: threading.Event, waits: Counter[str]) -> None:
     """Count what the server's sessions are doing, from a connection of their own."""
-    engine = factory.kw["bind"]
-    if engine.dialect.name != "postgresql":
+    if make_url(url).get_backend_name() != "postgresql":
         return
+    engine = create_engine(url, poolclass=NullPool)
     query = text(
         "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
         "WHERE datname = current_database() AND pid <> pg_backend_pid() "
@@ -435,6 +597,49 @@ def _sample_waits(factory: Any, stop: threading.Event, waits: Counter[str]) -> N
             for state, kind, name in connection.execute(query):
                 waits[f"{state}: {kind or '-'}/{name or '-'}"] += 1
             connection.commit()
+    engine.dispose()
+
+
+#: Process names of each dialect's local database server.
+SERVER_PROCESSES = {"postgresql": {"postgres"}, "mysql": {"mariadbd", "mysqld"}}
+
+
+def cpu_snapshot(dialect: str) -> dict[str, Any]:
+    """Jiffies of the whole machine (total, idle + iowait) and CPU seconds of the server.
+
+    The server's figure sums user + system time of its live processes and the time of
+    its exited children (cutime + cstime, collected by the postmaster), read from /proc;
+    it is None when no such process is visible (another machine, SQLite).
+    """
+    found: dict[str, Any] = {"total": 0, "idle": 0, "server": None}
+    try:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        found["total"] = sum(fields[:8])  # user nice system idle iowait irq softirq steal
+        found["idle"] = fields[3] + fields[4]
+    except (OSError, ValueError, IndexError):
+        pass
+    names = SERVER_PROCESSES.get(dialect)
+    if not names:
+        return found
+    ticks = os.sysconf("SC_CLK_TCK")
+    server = 0
+    seen = False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if name not in names:
+            continue
+        rest = stat[stat.rindex(")") + 2 :].split()
+        server += sum(int(value) for value in rest[11:15])  # utime stime cutime cstime
+        seen = True
+    if seen:
+        found["server"] = server / ticks
+    return found
 
 
 def load_campaign(url: str, tasks: int, **options: int) -> int:
