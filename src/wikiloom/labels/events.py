@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from wikiloom.db import utcnow
@@ -23,7 +23,7 @@ def record_event(
 ) -> None:
     """Append one event in the caller's transaction."""
     session.execute(
-        insert(Event).values(
+        insert(cast(Table, Event.__table__)).values(
             type=type,
             timestamp=now or utcnow(),
             user_id=user_id,

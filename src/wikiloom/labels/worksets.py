@@ -23,8 +23,9 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import and_, case, exists, func, insert, select, update
+from sqlalchemy import Table, and_, case, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +57,9 @@ RECLAIM_BATCH = 50
 #: many times, after that, assignment waits on their locks.
 PICK_PAUSES = (0.002, 0.005, 0.01)
 PICK_ROUNDS = 8
+#: The tables themselves, for statements that need no ORM bookkeeping (hot paths).
+TASKS = cast(Table, Task.__table__)
+WORKSET_TASKS = cast(Table, WorksetTask.__table__)
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,9 @@ def _give_back(session: Session, task_ids: Iterable[int]) -> None:
     for task_id, count in slots.items():
         by_count[count].append(task_id)
     for count, ids in by_count.items():
-        session.execute(update(Task).where(Task.id.in_(ids)).values(assigned=Task.assigned - count))
+        session.execute(
+            update(TASKS).where(Task.id.in_(ids)).values(assigned=Task.assigned - count)
+        )
 
 
 def _end_leases(session: Session, workset_id: int, state: str, now: dt.datetime) -> list[int]:
@@ -92,7 +98,7 @@ def _end_leases(session: Session, workset_id: int, state: str, now: dt.datetime)
     )
     if task_ids:
         session.execute(
-            update(WorksetTask)
+            update(WORKSET_TASKS)
             .where(WorksetTask.workset_id == workset_id, WorksetTask.state == LEASED)
             .values(state=state, updated=now)
         )
@@ -246,7 +252,7 @@ def assign_workset(
         raise Conflict(f"No tasks available for user_id={user_id} in campaign_id={campaign_id}")
 
     session.execute(
-        insert(WorksetTask),
+        insert(WORKSET_TASKS),
         [
             {
                 "workset_id": workset.id,
@@ -260,7 +266,7 @@ def assign_workset(
             for position, task_id in enumerate(sorted(task_ids))
         ],
     )
-    session.execute(update(Task).where(Task.id.in_(task_ids)).values(assigned=Task.assigned + 1))
+    session.execute(update(TASKS).where(Task.id.in_(task_ids)).values(assigned=Task.assigned + 1))
     record_event(
         session,
         "workset.assigned",
