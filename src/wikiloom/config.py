@@ -37,6 +37,22 @@ class Settings(BaseSettings):
         gt=0,
         description="Default lifetime of a workset's leases in seconds, for new campaigns.",
     )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key that signs session cookies; without one, a random key is made at "
+        "start and sessions end with the process.",
+    )
+    dev_login: bool = Field(
+        default=False,
+        description="Offer POST /auth/dev_login/ (log in as any user id) when serving on "
+        "loopback; for development and tests only.",
+    )
+    cors_origins: str = Field(
+        default=r"https://([^./]+\.)*(wiki([pm]edia|data|books|versity|quote|source|news|voyage)"
+        r"|wiktionary|mediawiki)\.org",
+        description="Regular expression of the origins allowed to call the API with "
+        "credentials (on-wiki gadgets).",
+    )
     host: str = Field(default="127.0.0.1", description="Address `wikiloom serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `wikiloom serve` binds.")
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")

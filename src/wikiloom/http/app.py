@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError
+from starlette.middleware.sessions import SessionMiddleware
 
 import wikiloom
 from wikiloom.config import Settings
 from wikiloom.db import make_engine, session_factory
 from wikiloom.errors import AppError
-from wikiloom.http import health, pages
+from wikiloom.http import health, identity, pages, wikilabels
+from wikiloom.http.responses import error_body, respond
+from wikiloom.labels.catalog import load_catalog
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,12 +40,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.forms = load_catalog(settings.forms_dir)
 
     @app.exception_handler(AppError)
-    async def app_error(_: Request, error: AppError) -> JSONResponse:
-        return JSONResponse(
-            {"error": {"code": error.code, "message": error.message}}, status_code=error.status
-        )
+    async def app_error(request: Request, error: AppError) -> Response:
+        return respond(request, error_body(error), error.status)
 
     @app.exception_handler(DBAPIError)
     async def database_down(_: Request, error: DBAPIError) -> JSONResponse:
@@ -52,7 +56,23 @@ def create_app(settings: Settings) -> FastAPI:
             headers={"Retry-After": "5"},
         )
 
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origin_regex=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Content-Type", "X-Requested-With"],
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key or secrets.token_urlsafe(32),
+        session_cookie="wikiloom_session",
+        same_site="lax",
+        https_only=False,
+    )
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(identity.router)
+    app.include_router(wikilabels.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

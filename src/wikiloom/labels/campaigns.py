@@ -150,7 +150,8 @@ def list_campaigns(
 def list_wikis(session: Session) -> list[str]:
     """The wikis that have at least one active campaign."""
     query = (
-        select(distinct(Campaign.wiki))
+        select(Campaign.wiki)
+        .distinct()
         .where(Campaign.active.is_(True), Campaign.archived.is_(None))
         .order_by(Campaign.wiki)
     )

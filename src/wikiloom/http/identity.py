@@ -1,0 +1,77 @@
+"""Who is calling: the user in the signed session cookie, and the development login."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from wikiloom.errors import BadRequest, Forbidden, NotFound
+from wikiloom.http.responses import respond
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def session_user(request: Request) -> dict[str, Any] | None:
+    """The logged-in user (`id` = CentralAuth id, `name`), or None."""
+    user = request.session.get("user")
+    return user if isinstance(user, dict) and isinstance(user.get("id"), int) else None
+
+
+def require_user(request: Request) -> int:
+    """The caller's central user id; Wiki labels' 403 when nobody is logged in."""
+    user = session_user(request)
+    if user is None:
+        raise Forbidden("This request requires authentication.")
+    return int(user["id"])
+
+
+@router.get("/")
+async def auth_index(request: Request) -> Response:
+    """What the auth module offers."""
+    info = "Welcome to the auth module.  This module provides authentication via OAuth."
+    return respond(request, {"info": info, "paths": ["initiate", "whoami", "logout"]})
+
+
+@router.get("/whoami/")
+async def whoami(request: Request) -> Response:
+    """`{"user": {"id": N}}`; `?detail` adds the username."""
+    user_id = require_user(request)
+    user: dict[str, Any] = {"id": user_id}
+    if "detail" in request.query_params:
+        user["name"] = (session_user(request) or {}).get("name")
+    return respond(request, {"user": user})
+
+
+@router.get("/logout/")
+async def logout(request: Request) -> Response:
+    """End the session."""
+    require_user(request)
+    request.session.clear()
+    return respond(request, {"success": True})
+
+
+def _on_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("testclient", "localhost")
+
+
+@router.post("/dev_login/", include_in_schema=False)
+async def dev_login(request: Request) -> Response:
+    """Log in as any user: only with WIKILOOM_DEV_LOGIN=1 and from loopback; else 404."""
+    if not request.app.state.settings.dev_login or not _on_loopback(request):
+        raise NotFound("/auth/dev_login/")
+    form = await request.form()
+    try:
+        user_id = int(str(form.get("user_id", "")))
+    except ValueError as error:
+        raise BadRequest("user_id must be an integer") from error
+    if user_id <= 0:
+        raise BadRequest("user_id must be positive")
+    request.session["user"] = {"id": user_id, "name": str(form.get("username") or "")}
+    return respond(request, {"user": {"id": user_id}})
