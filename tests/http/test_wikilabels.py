@@ -181,3 +181,11 @@ async def test_dev_login_is_off_unless_enabled(settings: Settings) -> None:
     async with client_for(settings, None) as client:
         answer = await client.post("/auth/dev_login/", data={"user_id": 5})
         assert answer.status_code == 404
+
+
+@pytest.mark.anyio
+async def test_dev_login_is_refused_off_loopback(app_settings: Settings) -> None:
+    public = app_settings.model_copy(update={"host": "0.0.0.0"})
+    async with client_for(public, None) as client:
+        answer = await client.post("/auth/dev_login/", data={"user_id": 5})
+        assert answer.status_code == 404
