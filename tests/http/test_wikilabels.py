@@ -189,3 +189,13 @@ async def test_dev_login_is_refused_off_loopback(app_settings: Settings) -> None
     async with client_for(public, None) as client:
         answer = await client.post("/auth/dev_login/", data={"user_id": 5})
         assert answer.status_code == 404
+
+
+@pytest.mark.anyio
+async def test_cross_site_writes_are_refused(u101: httpx.AsyncClient, campaign_id: int) -> None:
+    base = f"/campaigns/enwiki/{campaign_id}/"
+    forged = await u101.post(base, headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403
+    assert "Cross-site request refused" in forged.json()["error"]["message"]
+    gadget = await u101.post(base, headers={"Origin": "https://en.wikipedia.org"})
+    assert gadget.status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,11 +21,31 @@ def session_user(request: Request) -> dict[str, Any] | None:
     return user if isinstance(user, dict) and isinstance(user.get("id"), int) else None
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_origin(request: Request) -> None:
+    """Refuse a cookie-authenticated write sent by a page of another site (CSRF).
+
+    Browsers name the page's origin on every cross-site write; it must be ours or one of
+    the configured gadget origins. Clients that are not browsers send no Origin and
+    cannot be tricked into sending the user's cookie, so they pass.
+    """
+    origin = request.headers.get("origin")
+    if request.method in SAFE_METHODS or origin is None:
+        return
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    allowed = request.app.state.settings.cors_origins
+    if origin != own and not re.fullmatch(allowed, origin):
+        raise Forbidden(f"Cross-site request refused: origin {origin} may not write here.")
+
+
 def require_user(request: Request) -> int:
     """The caller's central user id; Wiki labels' 403 when nobody is logged in."""
     user = session_user(request)
     if user is None:
         raise Forbidden("This request requires authentication.")
+    check_origin(request)
     return int(user["id"])
 
 
