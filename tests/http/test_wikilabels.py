@@ -162,6 +162,9 @@ async def test_errors_jsonp_cors_and_unknown_ids(app_settings: Settings, campaig
         ]:
             answer = await anonymous.get(path)
             assert (answer.status_code, answer.json()["error"]["message"]) == (404, message)
+        not_a_number = await anonymous.get(f"/campaigns/enwiki/{campaign_id}/x/")
+        assert not_a_number.status_code == 404
+        assert not_a_number.json()["error"]["code"] == "not found"
         redirect = await anonymous.get("/campaigns")
         assert redirect.status_code in (307, 308)
         assert redirect.headers["location"].endswith("/campaigns/")

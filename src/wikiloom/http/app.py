@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 import wikiloom
@@ -45,6 +46,13 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(AppError)
     async def app_error(request: Request, error: AppError) -> Response:
         return respond(request, error_body(error), error.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # Unknown paths (a non-numeric id included) and wrong methods, in the same envelope.
+        code = {404: "not found", 405: "method not allowed"}.get(error.status_code, "error")
+        body = {"error": {"code": code, "message": f"{error.detail}: {request.url.path}"}}
+        return respond(request, body, error.status_code, error.headers)
 
     @app.exception_handler(DBAPIError)
     async def database_down(_: Request, error: DBAPIError) -> JSONResponse:

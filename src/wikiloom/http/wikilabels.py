@@ -117,7 +117,7 @@ async def wiki_campaigns(request: Request, wiki: str) -> Response:
     return respond(request, {"wiki": wiki, "campaigns": await _db(request, work)})
 
 
-@router.get("/campaigns/{wiki}/{campaign_id}/")
+@router.get("/campaigns/{wiki}/{campaign_id:int}/")
 async def campaign(request: Request, wiki: str, campaign_id: int) -> Response:
     """A campaign, with `?tasks` (every user's labels) and `?worksets[=stats]`."""
     flags = await _flags(request)
@@ -137,7 +137,7 @@ async def campaign(request: Request, wiki: str, campaign_id: int) -> Response:
     return respond(request, await _db(request, work))
 
 
-@router.post("/campaigns/{wiki}/{campaign_id}/")
+@router.post("/campaigns/{wiki}/{campaign_id:int}/")
 async def assign(request: Request, wiki: str, campaign_id: int) -> Response:
     """Assign the caller a new workset; the form flags choose what comes back."""
     user_id = require_user(request)
@@ -156,7 +156,7 @@ async def assign(request: Request, wiki: str, campaign_id: int) -> Response:
     return respond(request, await _db(request, work, write=True))
 
 
-@router.get("/campaigns/{wiki}/{campaign_id}/{workset_id}/")
+@router.get("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/")
 async def workset(request: Request, wiki: str, campaign_id: int, workset_id: int) -> Response:
     """A workset, with `?tasks` (the owner's labels only), `?campaign`, `?workset=stats`."""
     flags = await _flags(request)
@@ -175,7 +175,7 @@ async def workset(request: Request, wiki: str, campaign_id: int, workset_id: int
     return respond(request, await _db(request, work))
 
 
-@router.delete("/campaigns/{wiki}/{campaign_id}/{workset_id}/")
+@router.delete("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/")
 async def abandon(request: Request, wiki: str, campaign_id: int, workset_id: int) -> Response:
     """Abandon one's own workset: its unlabeled tasks go back to the pool."""
     user_id = require_user(request)
@@ -195,7 +195,7 @@ def _task(session: Session, campaign_id: int, task_id: int) -> Task:
     return task
 
 
-@router.get("/campaigns/{wiki}/{campaign_id}/{workset_id}/{task_id}/")
+@router.get("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/{task_id:int}/")
 async def task(
     request: Request, wiki: str, campaign_id: int, workset_id: int, task_id: int
 ) -> Response:
@@ -221,7 +221,7 @@ def _label_json(flags: Flags) -> Any:
 
 
 @router.api_route(
-    "/campaigns/{wiki}/{campaign_id}/{workset_id}/{task_id}/", methods=["POST", "PUT"]
+    "/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/{task_id:int}/", methods=["POST", "PUT"]
 )
 async def label(
     request: Request, wiki: str, campaign_id: int, workset_id: int, task_id: int
@@ -246,7 +246,7 @@ async def label(
     return respond(request, await _db(request, work, write=True))
 
 
-@router.delete("/campaigns/{wiki}/{campaign_id}/{workset_id}/{task_id}/")
+@router.delete("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/{task_id:int}/")
 async def skip(
     request: Request, wiki: str, campaign_id: int, workset_id: int, task_id: int
 ) -> Response:
@@ -275,7 +275,7 @@ async def users(request: Request) -> Response:
     return respond(request, {"info": USERS_INFO, "users": await _db(request, work)})
 
 
-@router.get("/users/{user_id}/")
+@router.get("/users/{user_id:int}/")
 async def user(request: Request, user_id: int) -> Response:
     """A user's campaigns, worksets and tasks (with their own labels), by flag."""
     flags = await _flags(request)
@@ -297,7 +297,7 @@ async def user(request: Request, user_id: int) -> Response:
     return respond(request, await _db(request, work))
 
 
-@router.get("/users/{user_id}/{campaign_id}/")
+@router.get("/users/{user_id:int}/{campaign_id:int}/")
 async def user_campaign(request: Request, user_id: int, campaign_id: int) -> Response:
     """A user's worksets in one campaign (what the gadget lists), with the campaign."""
     flags = await _flags(request)
