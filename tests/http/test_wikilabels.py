@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import orjson
 import pytest
 
-from tests.labels.factories import campaign_with_tasks
+from tests.http.conftest import client_for
 from wikiloom.config import Settings
-from wikiloom.db import make_engine, session_factory, transaction
-from wikiloom.http import create_app
 
 CAMPAIGN_KEYS = {
     "id", "name", "wiki", "form", "view", "created", "labels_per_task",
@@ -21,39 +18,6 @@ CAMPAIGN_KEYS = {
 WORKSET_KEYS = {"id", "campaign_id", "user_id", "created", "expires"}
 TASK_KEYS = {"id", "campaign_id", "data", "labels"}
 LABEL = {"damaging": False, "goodfaith": True, "unsure": False}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def campaign_id(settings: Settings) -> int:
-    engine = make_engine(settings)
-    with transaction(session_factory(engine), write=True) as session:
-        found = campaign_with_tasks(session, 5, labels_per_task=2, tasks_per_assignment=3).id
-    engine.dispose()
-    return found
-
-
-@pytest.fixture
-async def app_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"dev_login": True})
-
-
-@asynccontextmanager
-async def client_for(settings: Settings, user: int | None) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of a fresh app, logged in as `user` through the development login."""
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        if user is not None:
-            login = {"user_id": user, "username": "U"}
-            answer = await client.post("/auth/dev_login/", data=login)
-            assert answer.status_code == 200, answer.text
-        yield client
-    app.state.engine.dispose()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import wikiloom
 from wikiloom.config import Settings
 from wikiloom.db import make_engine, session_factory
 from wikiloom.errors import AppError
-from wikiloom.http import health, identity, pages, wikilabels
+from wikiloom.http import health, identity, pages, reports, wikilabels
 from wikiloom.http.responses import error_body, respond
 from wikiloom.labels.catalog import load_catalog
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.forms = load_catalog(settings.forms_dir)
+    app.state.secret_key = settings.secret_key or secrets.token_urlsafe(32)
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, error: AppError) -> Response:
@@ -73,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key or secrets.token_urlsafe(32),
+        secret_key=app.state.secret_key,
         session_cookie="wikiloom_session",
         same_site="lax",
         https_only=False,
@@ -82,5 +83,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(identity.router)
     app.include_router(wikilabels.router)
+    app.include_router(reports.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -19,7 +19,9 @@ FORMATS = ("jsonl", "csv")
 STREAM_BATCH = 1000
 
 
-def _rows(session: Session, campaign_id: int) -> Iterator[Any]:
+def _rows(
+    session: Session, campaign_id: int, pseudonym: Callable[[int], str] | None
+) -> Iterator[Any]:
     query = (
         select(Label.task_id, Task.data, Label.user_id, User.name, Label.timestamp, Label.data)
         .join(Task, Task.id == Label.task_id)
@@ -28,7 +30,11 @@ def _rows(session: Session, campaign_id: int) -> Iterator[Any]:
         .order_by(Label.task_id, Label.user_id)
         .execution_options(yield_per=STREAM_BATCH)
     )
-    yield from session.execute(query)
+    for task_id, task, user_id, user, timestamp, label in session.execute(query):
+        if pseudonym is None:
+            yield task_id, task, user_id, user, timestamp, label
+        else:
+            yield task_id, task, pseudonym(user_id), None, timestamp, label
 
 
 def _cell(value: Any) -> str:
@@ -42,18 +48,24 @@ def _cell(value: Any) -> str:
 
 
 def export_labels(
-    session: Session, campaign_id: int, fmt: str = "jsonl", fields: Sequence[str] = ()
+    session: Session,
+    campaign_id: int,
+    fmt: str = "jsonl",
+    fields: Sequence[str] = (),
+    pseudonym: Callable[[int], str] | None = None,
 ) -> Iterator[str]:
     """Yield the export chunk by chunk: one line per (task, labeler).
 
     CSV has a column per form field (`fields`) beside the whole label as JSON, so that
-    keys outside the form (older data) are never dropped.
+    keys outside the form (older data) are never dropped. With `pseudonym`, labelers are
+    named by it instead of their user id, and their names are left out.
     """
     if fmt not in FORMATS:
         raise BadRequest(f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
     get_campaign(session, campaign_id)
+    rows = _rows(session, campaign_id, pseudonym)
     if fmt == "jsonl":
-        for task_id, task, user_id, user, timestamp, label in _rows(session, campaign_id):
+        for task_id, task, user_id, user, timestamp, label in rows:
             record = {
                 "task_id": task_id,
                 "task": task,
@@ -67,7 +79,7 @@ def export_labels(
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["task_id", "user_id", "user", "timestamp", *fields, "task", "label"])
-    for task_id, task, user_id, user, timestamp, label in _rows(session, campaign_id):
+    for task_id, task, user_id, user, timestamp, label in rows:
         values = label if isinstance(label, dict) else {}
         writer.writerow(
             [

@@ -1,0 +1,79 @@
+"""Label exports and campaign statistics over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import orjson
+import pytest
+
+from tests.http.conftest import client_for
+from tests.http.test_wikilabels import LABEL
+from wikiloom.config import Settings
+
+
+async def label_everything(settings: Settings, campaign: int, users: list[int]) -> None:
+    """Each user takes worksets and labels them until nothing is left for them."""
+    base = f"/campaigns/enwiki/{campaign}/"
+    for user in users:
+        async with client_for(settings, user) as client:
+            while (answer := await client.post(base, data={"tasks": ""})).status_code == 200:
+                body = answer.json()
+                for task in body["tasks"]:
+                    url = f"{base}{body['workset']['id']}/{task['id']}/"
+                    value = {**LABEL, "damaging": user == 2 and task["id"] % 2 == 0}
+                    saved = await client.post(url, data={"label": orjson.dumps(value).decode()})
+                    assert saved.status_code == 200, saved.text
+
+
+@pytest.mark.anyio
+async def test_export_streams_jsonl_and_csv_and_hides_users_on_request(
+    app_settings: Settings,
+    campaign_id: int,
+) -> None:
+    await label_everything(app_settings, campaign_id, [1, 2])
+    async with client_for(app_settings, None) as client:
+        base = f"/campaigns/enwiki/{campaign_id}/export/"
+        jsonl = await client.get(base)
+        assert jsonl.headers["content-type"].startswith("application/x-ndjson")
+        records = [orjson.loads(line) for line in jsonl.text.splitlines()]
+        assert len(records) == 10
+        assert {r["user_id"] for r in records} == {1, 2}
+        hidden = await client.get(base, params={"pseudonymous": ""})
+        pseudonyms = {orjson.loads(line)["user_id"] for line in hidden.text.splitlines()}
+        assert len(pseudonyms) == 2
+        assert all(isinstance(p, str) and len(p) == 16 for p in pseudonyms)
+        table = await client.get(base, params={"format": "csv"})
+        rows = list(csv.DictReader(io.StringIO(table.text)))
+        assert len(rows) == 10
+        assert {"damaging", "goodfaith", "unsure"} <= set(rows[0])
+        bad = await client.get(base, params={"format": "xml"})
+        assert bad.status_code == 400
+
+
+@pytest.mark.anyio
+async def test_statistics_report_progress_and_agreement(
+    app_settings: Settings,
+    campaign_id: int,
+) -> None:
+    await label_everything(app_settings, campaign_id, [1, 2])
+    async with client_for(app_settings, None) as client:
+        answer = await client.get(f"/campaigns/enwiki/{campaign_id}/statistics/")
+        assert answer.status_code == 200, answer.text
+        stats = answer.json()["statistics"]
+        assert stats["progress"]["labels"] == 10
+        assert stats["progress"]["fraction"] == 1.0
+        assert set(stats["fields"]) == {"damaging", "goodfaith", "unsure"}
+        damaging = stats["fields"]["damaging"]
+        assert set(damaging["labelers"]) == {"1", "2"}
+        assert damaging["alpha"]["n_tasks"] == 5
+        assert all("majority" in t and "dawid_skene" in t for t in damaging["tasks"].values())
+        one = await client.get(
+            f"/campaigns/enwiki/{campaign_id}/statistics/", params={"fields": "goodfaith"}
+        )
+        assert set(one.json()["statistics"]["fields"]) == {"goodfaith"}
+        unknown = await client.get(
+            f"/campaigns/enwiki/{campaign_id}/statistics/", params={"fields": "nope"}
+        )
+        assert unknown.status_code == 400
