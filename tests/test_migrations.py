@@ -15,7 +15,8 @@ from wikiloom.db import Base
 from wikiloom.migrations import downgrade, upgrade
 
 TABLES = {
-    "alembic_version", "campaigns", "events", "label_history", "labels", "tasks", "users",
+    "alembic_version", "campaign_organizers", "campaigns", "events", "label_history", "labels",
+    "tasks", "users",
     "workset_tasks", "worksets",
 }  # fmt: skip
 

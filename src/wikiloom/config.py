@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         description="Offer POST /auth/dev_login/ (log in as any user id) when serving on "
         "loopback; for development and tests only.",
     )
+    admins: list[str] = Field(
+        default_factory=list,
+        description="Usernames of the administrators, as a JSON list: they create campaigns "
+        "and manage every campaign.",
+    )
     cors_origins: str = Field(
         default=r"https://([^./]+\.)*(wiki([pm]edia|data|books|versity|quote|source|news|voyage)"
         r"|wiktionary|mediawiki)\.org",

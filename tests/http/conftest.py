@@ -34,13 +34,15 @@ async def app_settings(settings: Settings) -> Settings:
 
 
 @asynccontextmanager
-async def client_for(settings: Settings, user: int | None) -> AsyncIterator[httpx.AsyncClient]:
+async def client_for(
+    settings: Settings, user: int | None, name: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a fresh app, logged in as `user` through the development login."""
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         if user is not None:
-            login = {"user_id": user, "username": "U"}
+            login = {"user_id": user, "username": name or f"User{user}"}
             answer = await client.post("/auth/dev_login/", data=login)
             assert answer.status_code == 200, answer.text
         yield client

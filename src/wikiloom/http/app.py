@@ -20,7 +20,7 @@ import wikiloom
 from wikiloom.config import Settings
 from wikiloom.db import make_engine, session_factory
 from wikiloom.errors import AppError
-from wikiloom.http import health, identity, pages, reports, wikilabels
+from wikiloom.http import health, identity, organizing, pages, reports, wikilabels
 from wikiloom.http.responses import error_body, respond
 from wikiloom.labels.catalog import load_catalog
 
@@ -84,5 +84,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(identity.router)
     app.include_router(wikilabels.router)
     app.include_router(reports.router)
+    app.include_router(organizing.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

@@ -222,3 +222,41 @@ def archive_campaign(
     campaign.archived = moment
     record_event(session, "campaign.archived", campaign_id=campaign_id, now=moment)
     return campaign
+
+
+def edit_campaign(
+    session: Session,
+    campaign_id: int,
+    *,
+    name: str | None = None,
+    info_url: str | None = None,
+    labels_per_task: int | None = None,
+    tasks_per_assignment: int | None = None,
+    now: dt.datetime | None = None,
+) -> Campaign:
+    """Change a campaign's name, page or numbers; the log keeps what changed."""
+    campaign = get_campaign(session, campaign_id)
+    changes: dict[str, Any] = {}
+    if name is not None:
+        if not name.strip():
+            raise BadRequest("name must not be empty")
+        changes["name"] = name
+    if info_url is not None:
+        changes["info_url"] = info_url or None
+    for field, value in (
+        ("labels_per_task", labels_per_task),
+        ("tasks_per_assignment", tasks_per_assignment),
+    ):
+        if value is not None:
+            if value <= 0:
+                raise BadRequest(f"{field} must be a positive integer, not {value}")
+            changes[field] = value
+    for field, value in changes.items():
+        setattr(campaign, field, value)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as error:
+        raise Conflict(f"Duplicate campaign: {name} already exists for {campaign.wiki}.") from error
+    record_event(session, "campaign.edited", campaign_id=campaign_id, data=changes, now=now)
+    return campaign

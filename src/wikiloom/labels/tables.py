@@ -85,6 +85,16 @@ class Campaign(Base):
     archived: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class CampaignOrganizer(Base):
+    """A user who manages a campaign."""
+
+    __tablename__ = "campaign_organizers"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), primary_key=True)
+    added: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class Task(Base):
     """One thing to label (a revision, an article, a face), as opaque JSON."""
 

@@ -1,0 +1,147 @@
+"""Campaign management over HTTP: admins create campaigns; organizers edit them, open or
+close them, add tasks and other organizers. (Wiki labels answered 501 here.)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from wikiloom.db import run_transaction
+from wikiloom.errors import BadRequest, Forbidden, NotFound
+from wikiloom.http.identity import require_user, session_user
+from wikiloom.http.responses import respond
+from wikiloom.labels.campaigns import (
+    campaign_record,
+    create_campaign,
+    edit_campaign,
+    get_campaign,
+    set_active,
+)
+from wikiloom.labels.organizers import add_organizer, is_organizer, organizers
+from wikiloom.labels.tasks import insert_tasks
+
+router = APIRouter(tags=["organizing"])
+T = TypeVar("T")
+MAX_TASKS_BODY = 64 * 1024 * 1024
+
+
+async def _write(request: Request, work: Callable[[Session], T]) -> T:
+    factory = request.app.state.sessions
+    return await run_in_threadpool(run_transaction, factory, work, write=True)
+
+
+def is_admin(request: Request) -> bool:
+    """Whether the logged-in user is one of the configured admins."""
+    user = session_user(request)
+    return user is not None and user.get("name") in request.app.state.settings.admins
+
+
+def _organizing(request: Request, session: Session, wiki: str, campaign_id: int) -> int:
+    """The caller's user id, when they may manage this campaign."""
+    user_id = require_user(request)
+    campaign = get_campaign(session, campaign_id)
+    if campaign.wiki != wiki:
+        raise NotFound(f"campaign_id={campaign_id}")
+    if not (is_admin(request) or is_organizer(session, campaign_id, user_id)):
+        raise Forbidden(f"user_id={user_id} does not organize campaign_id={campaign_id}")
+    return user_id
+
+
+def _number(form: Mapping[str, Any], name: str, *, required: bool = False) -> int | None:
+    raw = form.get(name)
+    if raw in (None, ""):
+        if required:
+            raise BadRequest(f'the form field "{name}" is missing')
+        return None
+    try:
+        return int(str(raw))
+    except ValueError as error:
+        raise BadRequest(f'"{name}" must be an integer, not {raw!r}') from error
+
+
+def _text(form: Mapping[str, Any], name: str) -> str | None:
+    raw = form.get(name)
+    return None if raw is None else str(raw)
+
+
+@router.post("/campaigns/{wiki}/")
+async def create(request: Request, wiki: str) -> Response:
+    """Create a campaign (admins); its creator becomes its first organizer."""
+    user_id = require_user(request)
+    if not is_admin(request):
+        raise Forbidden("Only admins can create campaigns.")
+    form = dict(await request.form())
+    name, form_name, view = (_text(form, k) for k in ("name", "form", "view"))
+    if not (name and form_name and view):
+        raise BadRequest('the form fields "name", "form" and "view" are required')
+    labels_per_task = _number(form, "labels_per_task", required=True)
+    tasks_per_assignment = _number(form, "tasks_per_assignment", required=True)
+    expiry = _number(form, "expiry") or request.app.state.settings.workset_expiry
+
+    def work(session: Session) -> dict[str, Any]:
+        campaign = create_campaign(
+            session, wiki=wiki, name=name, form=form_name, view=view,
+            labels_per_task=labels_per_task or 0, tasks_per_assignment=tasks_per_assignment or 0,
+            info_url=_text(form, "info_url") or None, workset_expiry=expiry,
+            known_forms=request.app.state.forms,
+        )  # fmt: skip
+        add_organizer(session, campaign.id, user_id, added_by=user_id)
+        return campaign_record(campaign)
+
+    return respond(request, {"campaign": await _write(request, work)})
+
+
+@router.post("/campaigns/{wiki}/{campaign_id:int}/settings/")
+async def edit(request: Request, wiki: str, campaign_id: int) -> Response:
+    """Edit a campaign (form fields name, info_url, labels_per_task, tasks_per_assignment)
+    and open or close it (`active=true|false`)."""
+    form = dict(await request.form())
+    active = _text(form, "active")
+    if active not in (None, "true", "false"):
+        raise BadRequest(f'"active" must be true or false, not {active!r}')
+
+    def work(session: Session) -> dict[str, Any]:
+        _organizing(request, session, wiki, campaign_id)
+        campaign = edit_campaign(
+            session, campaign_id, name=_text(form, "name"), info_url=_text(form, "info_url"),
+            labels_per_task=_number(form, "labels_per_task"),
+            tasks_per_assignment=_number(form, "tasks_per_assignment"),
+        )  # fmt: skip
+        if active is not None:
+            campaign = set_active(session, campaign_id, active == "true")
+        return campaign_record(campaign)
+
+    return respond(request, {"campaign": await _write(request, work)})
+
+
+@router.post("/campaigns/{wiki}/{campaign_id:int}/tasks/")
+async def add_tasks(request: Request, wiki: str, campaign_id: int) -> Response:
+    """Insert tasks: the body holds one JSON object per line; a bad line inserts nothing."""
+    body = await request.body()
+    if len(body) > MAX_TASKS_BODY:
+        raise BadRequest(f"at most {MAX_TASKS_BODY // 2**20} MB of tasks per request")
+
+    def work(session: Session) -> int:
+        _organizing(request, session, wiki, campaign_id)
+        return insert_tasks(session, campaign_id, body.splitlines())
+
+    return respond(request, {"inserted": await _write(request, work)})
+
+
+@router.post("/campaigns/{wiki}/{campaign_id:int}/organizers/")
+async def add_organizers(request: Request, wiki: str, campaign_id: int) -> Response:
+    """Add an organizer (form field user_id); answers the campaign's organizers."""
+    form = dict(await request.form())
+    new = _number(form, "user_id", required=True) or 0
+
+    def work(session: Session) -> list[int]:
+        user_id = _organizing(request, session, wiki, campaign_id)
+        add_organizer(session, campaign_id, new, added_by=user_id)
+        return organizers(session, campaign_id)
+
+    return respond(request, {"organizers": await _write(request, work)})
