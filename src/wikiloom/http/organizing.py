@@ -3,16 +3,15 @@ close them, add tasks and other organizers. (Wiki labels answered 501 here.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from wikiloom.db import run_transaction
-from wikiloom.errors import BadRequest, Forbidden, NotFound
+from wikiloom.errors import BadRequest, Forbidden
+from wikiloom.http.deps import in_transaction
 from wikiloom.http.identity import require_user, session_user
 from wikiloom.http.responses import respond
 from wikiloom.labels.campaigns import (
@@ -26,13 +25,7 @@ from wikiloom.labels.organizers import add_organizer, is_organizer, organizers
 from wikiloom.labels.tasks import insert_tasks
 
 router = APIRouter(tags=["organizing"])
-T = TypeVar("T")
 MAX_TASKS_BODY = 64 * 1024 * 1024
-
-
-async def _write(request: Request, work: Callable[[Session], T]) -> T:
-    factory = request.app.state.sessions
-    return await run_in_threadpool(run_transaction, factory, work, write=True)
 
 
 def is_admin(request: Request) -> bool:
@@ -44,9 +37,7 @@ def is_admin(request: Request) -> bool:
 def _organizing(request: Request, session: Session, wiki: str, campaign_id: int) -> int:
     """The caller's user id, when they may manage this campaign."""
     user_id = require_user(request)
-    campaign = get_campaign(session, campaign_id)
-    if campaign.wiki != wiki:
-        raise NotFound(f"campaign_id={campaign_id}")
+    get_campaign(session, campaign_id, wiki)
     if not (is_admin(request) or is_organizer(session, campaign_id, user_id)):
         raise Forbidden(f"user_id={user_id} does not organize campaign_id={campaign_id}")
     return user_id
@@ -93,7 +84,7 @@ async def create(request: Request, wiki: str) -> Response:
         add_organizer(session, campaign.id, user_id, added_by=user_id)
         return campaign_record(campaign)
 
-    return respond(request, {"campaign": await _write(request, work)})
+    return respond(request, {"campaign": await in_transaction(request, work, write=True)})
 
 
 @router.post("/campaigns/{wiki}/{campaign_id:int}/settings/")
@@ -116,7 +107,7 @@ async def edit(request: Request, wiki: str, campaign_id: int) -> Response:
             campaign = set_active(session, campaign_id, active == "true")
         return campaign_record(campaign)
 
-    return respond(request, {"campaign": await _write(request, work)})
+    return respond(request, {"campaign": await in_transaction(request, work, write=True)})
 
 
 @router.post("/campaigns/{wiki}/{campaign_id:int}/tasks/")
@@ -130,7 +121,7 @@ async def add_tasks(request: Request, wiki: str, campaign_id: int) -> Response:
         _organizing(request, session, wiki, campaign_id)
         return insert_tasks(session, campaign_id, body.splitlines())
 
-    return respond(request, {"inserted": await _write(request, work)})
+    return respond(request, {"inserted": await in_transaction(request, work, write=True)})
 
 
 @router.post("/campaigns/{wiki}/{campaign_id:int}/organizers/")
@@ -144,4 +135,4 @@ async def add_organizers(request: Request, wiki: str, campaign_id: int) -> Respo
         add_organizer(session, campaign_id, new, added_by=user_id)
         return organizers(session, campaign_id)
 
-    return respond(request, {"organizers": await _write(request, work)})
+    return respond(request, {"organizers": await in_transaction(request, work, write=True)})

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from wikiloom.db import transaction
-from wikiloom.errors import BadRequest, NotFound
+from wikiloom.errors import BadRequest
 from wikiloom.http.responses import respond
 from wikiloom.labels.campaigns import epoch, get_campaign
 from wikiloom.labels.export import FORMATS, export_labels
@@ -26,10 +26,7 @@ MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 def _form_of(request: Request, wiki: str, campaign_id: int) -> tuple[str, Form | None]:
     with transaction(request.app.state.sessions) as session:
-        campaign = get_campaign(session, campaign_id)
-        if campaign.wiki != wiki:
-            raise NotFound(f"campaign_id={campaign_id}")
-        name = campaign.form
+        name = get_campaign(session, campaign_id, wiki).form
     return name, request.app.state.forms.get(name)
 
 

@@ -7,18 +7,17 @@ read from the query string or the form (`?tasks`, `?campaign=stats`, ...).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from wikiloom.db import run_transaction
 from wikiloom.errors import BadRequest, NotFound
 from wikiloom.http import wikilabels_objects as objects
+from wikiloom.http.deps import in_transaction
 from wikiloom.http.identity import require_user
 from wikiloom.http.responses import respond
 from wikiloom.labels.campaigns import get_campaign, list_campaigns, list_wikis
@@ -35,7 +34,6 @@ from wikiloom.labels.worksets import (
 )
 
 router = APIRouter(tags=["wikilabels"])
-T = TypeVar("T")
 Flags = Mapping[str, str]
 
 CAMPAIGNS_INFO = (
@@ -51,25 +49,12 @@ FORMS_INFO = (
 USERS_INFO = "Welcome to the users module.  This module provides access to user data."
 
 
-async def _db(request: Request, work: Callable[[Session], T], *, write: bool = False) -> T:
-    """Run `work` in one transaction in the thread pool (again if the server aborted it)."""
-    factory = request.app.state.sessions
-    return await run_in_threadpool(run_transaction, factory, work, write=write)
-
-
 async def _flags(request: Request) -> dict[str, str]:
     """Presence flags from the query string and, for writes, the form body."""
     flags = dict(request.query_params)
     if request.method in ("POST", "PUT", "DELETE"):
         flags.update({k: str(v) for k, v in (await request.form()).items()})
     return flags
-
-
-def _campaign(session: Session, wiki: str, campaign_id: int) -> Campaign:
-    campaign = get_campaign(session, campaign_id)
-    if campaign.wiki != wiki:
-        raise NotFound(f"campaign_id={campaign_id}")
-    return campaign
 
 
 def _form(request: Request, name: str) -> Form:
@@ -101,7 +86,7 @@ def _includes(
 @router.get("/campaigns/")
 async def wikis(request: Request) -> Response:
     """The wikis that have an active campaign."""
-    found = await _db(request, list_wikis)
+    found = await in_transaction(request, list_wikis)
     return respond(request, {"info": CAMPAIGNS_INFO, "wikis": found})
 
 
@@ -114,7 +99,7 @@ async def wiki_campaigns(request: Request, wiki: str) -> Response:
         rows = list_campaigns(session, wiki, include_inactive="all" in flags)
         return objects.campaigns(session, rows, flags.get("campaigns") == "stats")
 
-    return respond(request, {"wiki": wiki, "campaigns": await _db(request, work)})
+    return respond(request, {"wiki": wiki, "campaigns": await in_transaction(request, work)})
 
 
 @router.get("/campaigns/{wiki}/{campaign_id:int}/")
@@ -123,7 +108,7 @@ async def campaign(request: Request, wiki: str, campaign_id: int) -> Response:
     flags = await _flags(request)
 
     def work(session: Session) -> dict[str, Any]:
-        found = _campaign(session, wiki, campaign_id)
+        found = get_campaign(session, campaign_id, wiki)
         stats = flags.get("campaign") == "stats"
         body: dict[str, Any] = {"campaign": objects.campaigns(session, [found], stats)[0]}
         if "worksets" in flags:
@@ -134,7 +119,7 @@ async def campaign(request: Request, wiki: str, campaign_id: int) -> Response:
             body["tasks"] = objects.tasks(session, rows_t)
         return body
 
-    return respond(request, await _db(request, work))
+    return respond(request, await in_transaction(request, work))
 
 
 @router.post("/campaigns/{wiki}/{campaign_id:int}/")
@@ -144,7 +129,7 @@ async def assign(request: Request, wiki: str, campaign_id: int) -> Response:
     flags = await _flags(request)
 
     def work(session: Session) -> dict[str, Any]:
-        found = _campaign(session, wiki, campaign_id)
+        found = get_campaign(session, campaign_id, wiki)
         workset = assign_workset(session, campaign_id, user_id)
         stats = flags.get("workset") == "stats"
         body: dict[str, Any] = {"workset": objects.worksets(session, [workset], stats)[0]}
@@ -153,7 +138,7 @@ async def assign(request: Request, wiki: str, campaign_id: int) -> Response:
             body["tasks"] = objects.tasks(session, workset_tasks(session, workset.id), user_id)
         return body
 
-    return respond(request, await _db(request, work, write=True))
+    return respond(request, await in_transaction(request, work, write=True))
 
 
 @router.get("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/")
@@ -162,7 +147,7 @@ async def workset(request: Request, wiki: str, campaign_id: int, workset_id: int
     flags = await _flags(request)
 
     def work(session: Session) -> dict[str, Any]:
-        found = _campaign(session, wiki, campaign_id)
+        found = get_campaign(session, campaign_id, wiki)
         held = get_workset(session, workset_id, campaign_id)
         stats = flags.get("workset") == "stats"
         body: dict[str, Any] = {"workset": objects.worksets(session, [held], stats)[0]}
@@ -172,7 +157,7 @@ async def workset(request: Request, wiki: str, campaign_id: int, workset_id: int
             body["tasks"] = objects.tasks(session, rows, held.user_id)
         return body
 
-    return respond(request, await _db(request, work))
+    return respond(request, await in_transaction(request, work))
 
 
 @router.delete("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/")
@@ -181,10 +166,10 @@ async def abandon(request: Request, wiki: str, campaign_id: int, workset_id: int
     user_id = require_user(request)
 
     def work(session: Session) -> None:
-        _campaign(session, wiki, campaign_id)
+        get_campaign(session, campaign_id, wiki)
         abandon_workset(session, workset_id, user_id, campaign_id=campaign_id)
 
-    await _db(request, work, write=True)
+    await in_transaction(request, work, write=True)
     return respond(request, {"success": True})
 
 
@@ -203,12 +188,12 @@ async def task(
     flags = await _flags(request)
 
     def work(session: Session) -> dict[str, Any]:
-        found = _campaign(session, wiki, campaign_id)
+        found = get_campaign(session, campaign_id, wiki)
         held = get_workset(session, workset_id, campaign_id)
         body = {"task": objects.tasks(session, [_task(session, campaign_id, task_id)])[0]}
         return body | _includes(session, flags, campaign=found, workset=held)
 
-    return respond(request, await _db(request, work))
+    return respond(request, await in_transaction(request, work))
 
 
 def _label_json(flags: Flags) -> Any:
@@ -232,7 +217,7 @@ async def label(
     data = _label_json(flags)
 
     def work(session: Session) -> dict[str, Any]:
-        found = _campaign(session, wiki, campaign_id)
+        found = get_campaign(session, campaign_id, wiki)
         saved = save_label(
             session, form=_form(request, found.form), workset_id=workset_id, task_id=task_id,
             user_id=user_id, data=data, campaign_id=campaign_id,
@@ -243,7 +228,7 @@ async def label(
             session, flags, campaign=found, workset=held, task=_task(session, campaign_id, task_id)
         )
 
-    return respond(request, await _db(request, work, write=True))
+    return respond(request, await in_transaction(request, work, write=True))
 
 
 @router.delete("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/{task_id:int}/")
@@ -254,7 +239,7 @@ async def skip(
     user_id = require_user(request)
 
     def work(session: Session) -> dict[str, Any]:
-        _campaign(session, wiki, campaign_id)
+        get_campaign(session, campaign_id, wiki)
         withdrawn = skip_task(session, workset_id, task_id, user_id, campaign_id=campaign_id)
         held = get_workset(session, workset_id, campaign_id)
         body: dict[str, Any] = {"workset": objects.worksets(session, [held], False)[0]}
@@ -262,7 +247,7 @@ async def skip(
             body |= objects.label(withdrawn)
         return body
 
-    return respond(request, await _db(request, work, write=True))
+    return respond(request, await in_transaction(request, work, write=True))
 
 
 @router.get("/users/")
@@ -272,7 +257,18 @@ async def users(request: Request) -> Response:
     def work(session: Session) -> list[int]:
         return sorted({w.user_id for w in session.query(Workset.user_id).distinct()})
 
-    return respond(request, {"info": USERS_INFO, "users": await _db(request, work)})
+    return respond(request, {"info": USERS_INFO, "users": await in_transaction(request, work)})
+
+
+def _held(session: Session, flags: Flags, user_id: int, held: list[Workset]) -> dict[str, Any]:
+    """A user's worksets (`?worksets[=stats]`) and their tasks (`?tasks`), by flag."""
+    body: dict[str, Any] = {}
+    if "worksets" in flags:
+        body["worksets"] = objects.worksets(session, held, flags["worksets"] == "stats")
+    if "tasks" in flags:
+        rows = [t for w in held for t in workset_tasks(session, w.id)]
+        body["tasks"] = objects.tasks(session, rows, user_id)
+    return body
 
 
 @router.get("/users/{user_id:int}/")
@@ -287,14 +283,9 @@ async def user(request: Request, user_id: int) -> Response:
             ids = sorted({w.campaign_id for w in held})
             rows = [get_campaign(session, cid) for cid in ids]
             body["campaigns"] = objects.campaigns(session, rows, flags["campaigns"] == "stats")
-        if "worksets" in flags:
-            body["worksets"] = objects.worksets(session, held, flags["worksets"] == "stats")
-        if "tasks" in flags:
-            rows_t = [t for w in held for t in workset_tasks(session, w.id)]
-            body["tasks"] = objects.tasks(session, rows_t, user_id)
-        return body
+        return body | _held(session, flags, user_id, held)
 
-    return respond(request, await _db(request, work))
+    return respond(request, await in_transaction(request, work))
 
 
 @router.get("/users/{user_id:int}/{campaign_id:int}/")
@@ -305,17 +296,12 @@ async def user_campaign(request: Request, user_id: int, campaign_id: int) -> Res
     def work(session: Session) -> dict[str, Any]:
         found = get_campaign(session, campaign_id)
         stats = flags.get("campaign") == "stats"
-        held = user_worksets(session, user_id, campaign_id)
         body: dict[str, Any] = {"user": {"id": user_id}}
         body["campaign"] = objects.campaigns(session, [found], stats)[0]
-        if "worksets" in flags:
-            body["worksets"] = objects.worksets(session, held, flags["worksets"] == "stats")
-        if "tasks" in flags:
-            rows = [t for w in held for t in workset_tasks(session, w.id)]
-            body["tasks"] = objects.tasks(session, rows, user_id)
-        return body
+        held = user_worksets(session, user_id, campaign_id)
+        return body | _held(session, flags, user_id, held)
 
-    return respond(request, await _db(request, work))
+    return respond(request, await in_transaction(request, work))
 
 
 @router.get("/forms/")

@@ -127,10 +127,10 @@ def create_campaign(
     return campaign
 
 
-def get_campaign(session: Session, campaign_id: int) -> Campaign:
-    """Return the campaign or raise NotFound in Wiki labels' words."""
+def get_campaign(session: Session, campaign_id: int, wiki: str | None = None) -> Campaign:
+    """Return the campaign (of that wiki, when given) or raise NotFound in Wiki labels' words."""
     campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
+    if campaign is None or (wiki is not None and campaign.wiki != wiki):
         raise NotFound(f"campaign_id={campaign_id}")
     return campaign
 
