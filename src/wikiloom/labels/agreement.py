@@ -176,8 +176,8 @@ def majority(ratings: Iterable[Rating]) -> dict[Hashable, Consensus]:
 
 def dawid_skene(
     ratings: Iterable[Rating],
-    max_iter: int = 100,
-    tol: float = 1e-6,
+    max_iter: int = 1000,
+    tol: float = 1e-8,
     smoothing: float = 0.01,
 ) -> DawidSkeneResult:
     """Estimate true values and labeler confusion matrices by expectation-maximisation.
@@ -186,10 +186,10 @@ def dawid_skene(
     ----------
     ratings : iterable of (task_id, labeler_id, value)
         The labels of one field; ``None`` values are ignored.
-    max_iter : int, default=100
+    max_iter : int, default=1000
         Upper bound on EM iterations.
-    tol : float, default=1e-6
-        Stop when no posterior probability moves by more than this.
+    tol : float, default=1e-8
+        Stop when the log-likelihood of the labels improves by less than this fraction.
     smoothing : float, default=0.01
         Pseudo-count added to every confusion cell and prior, so that no probability is 0.
 
@@ -222,7 +222,7 @@ def dawid_skene(
     post /= post.sum(axis=1, keepdims=True)
     priors = np.full(k, 1.0 / k)
     confusion = np.full((len(labelers), k, k), 1.0 / k)
-    converged, iterations = False, 0
+    converged, iterations, likelihood = False, 0, -np.inf
     while iterations < max_iter:
         iterations += 1
         # M-step: priors and confusion matrices from the current posteriors.
@@ -236,12 +236,12 @@ def dawid_skene(
         # E-step: posteriors from priors and the likelihood of each observed label.
         log_post = np.tile(np.log(priors), (len(tasks), 1))
         np.add.at(log_post, ti, np.log(confusion[ui, :, vi]))
-        log_post -= log_post.max(axis=1, keepdims=True)
-        new = np.exp(log_post)
-        new /= new.sum(axis=1, keepdims=True)
-        change = float(np.abs(new - post).max())
-        post = new
-        if change <= tol:
+        peak = log_post.max(axis=1, keepdims=True)
+        post = np.exp(log_post - peak)
+        totals = post.sum(axis=1, keepdims=True)
+        post /= totals
+        previous, likelihood = likelihood, float((peak + np.log(totals)).sum())
+        if abs(likelihood - previous) <= tol * abs(likelihood):
             converged = True
             break
     return DawidSkeneResult(
