@@ -76,9 +76,17 @@ def new_campaign(
     info_url: Annotated[str | None, typer.Option("--info-url", help="Campaign page.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Allow a duplicate name.")] = False,
     expiry: Annotated[int | None, typer.Option(help="Workset lifetime in seconds.")] = None,
+    required_group: Annotated[
+        list[str] | None,
+        typer.Option("--required-group", help="Labelers need one of these groups on the wiki."),
+    ] = None,
+    min_edit_count: Annotated[
+        int, typer.Option(help="Labelers need at least this many edits on the wiki.")
+    ] = 0,
 ) -> None:
     """Create an active campaign and print it as JSON."""
     from wikiloom.labels.campaigns import campaign_record, create_campaign
+    from wikiloom.labels.requirements import Requirements, parse_groups
 
     with _errors(), _database() as (settings, _, factory), transaction(factory) as session:
         campaign = create_campaign(
@@ -93,6 +101,7 @@ def new_campaign(
             force=force,
             workset_expiry=expiry or settings.workset_expiry,
             known_forms=_known_forms(settings),
+            requirements=Requirements(parse_groups(required_group or ()), min_edit_count),
         )
         record = campaign_record(campaign)
     typer.echo(orjson.dumps(record).decode())

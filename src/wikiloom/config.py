@@ -58,6 +58,27 @@ class Settings(BaseSettings):
         description="Regular expression of the origins allowed to call the API with "
         "credentials (on-wiki gadgets).",
     )
+    user_agent: str | None = Field(
+        default=None,
+        description="User-Agent sent with every request to a wiki, naming the tool and a "
+        "contact (Wikimedia's policy), e.g. `wikiloom/0.1 (https://…; you@example.org)`; "
+        "wiki calls refuse to run without one.",
+    )
+    wikis: dict[str, str] = Field(
+        default_factory=dict,
+        description="Wikis beyond Wikimedia's, as a JSON object of dbname to Action API URL, "
+        'e.g. `{"testwiki": "http://127.0.0.1:8080/api.php"}`; they override the built-in '
+        "names.",
+    )
+    wiki_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to wait for a wiki's answer."
+    )
+    wiki_user_ttl: float = Field(
+        default=600.0,
+        ge=0,
+        description="Seconds a labeler's groups and edit count, looked up on a wiki for a "
+        "campaign's requirements, are remembered.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `wikiloom serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `wikiloom serve` binds.")
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")

@@ -62,3 +62,25 @@ class ServiceUnavailable(AppError):
 
     code = "unavailable"
     status = 503
+
+
+class NotConfigured(AppError):
+    """The server lacks a setting that this request needs; the message names it."""
+
+    code = "not configured"
+    status = 503
+
+
+class WikiUnavailable(ServiceUnavailable):
+    """A wiki could not be reached, or did not answer in time."""
+
+
+class WikiError(AppError):
+    """A wiki's API answered with an error; `api_code` is MediaWiki's error code."""
+
+    code = "wiki error"
+    status = 502
+
+    def __init__(self, message: str, api_code: str) -> None:
+        super().__init__(message)
+        self.api_code = api_code

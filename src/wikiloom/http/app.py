@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from cachetools import TTLCache
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -32,8 +33,10 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        if app.state.wiki is not None:
+            await app.state.wiki.aclose()
         engine.dispose()
 
     app = FastAPI(title="wikiloom", version=wikiloom.__version__, lifespan=lifespan)
@@ -43,6 +46,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.forms = load_catalog(settings.forms_dir)
     app.state.secret_key = settings.secret_key or secrets.token_urlsafe(32)
+    app.state.wiki = None  # a WikiClient, made on first use (http/eligibility.py)
+    app.state.wiki_users = TTLCache(maxsize=10_000, ttl=settings.wiki_user_ttl)
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, error: AppError) -> Response:

@@ -22,6 +22,8 @@ from wikiloom.labels.campaigns import (
     set_active,
 )
 from wikiloom.labels.organizers import add_organizer, is_organizer, organizers
+from wikiloom.labels.requirements import Requirements, parse_groups, requirements_of
+from wikiloom.labels.tables import Campaign
 from wikiloom.labels.tasks import insert_tasks
 
 router = APIRouter(tags=["organizing"])
@@ -60,6 +62,22 @@ def _text(form: Mapping[str, Any], name: str) -> str | None:
     return None if raw is None else str(raw)
 
 
+def _requirements(form: Mapping[str, Any], base: Requirements) -> Requirements | None:
+    """`base` changed by the fields `required_groups` (`a|b`) and `min_edit_count`, if sent."""
+    groups, count = _text(form, "required_groups"), _number(form, "min_edit_count")
+    if groups is None and count is None:
+        return None
+    return Requirements(
+        base.groups if groups is None else parse_groups(groups),
+        base.min_edit_count if count is None else count,
+    )
+
+
+def _record(campaign: Campaign) -> dict[str, Any]:
+    """The campaign object plus its requirements (organizer routes only)."""
+    return campaign_record(campaign) | {"requirements": requirements_of(campaign).record()}
+
+
 @router.post("/campaigns/{wiki}/")
 async def create(request: Request, wiki: str) -> Response:
     """Create a campaign (admins); its creator becomes its first organizer."""
@@ -79,18 +97,18 @@ async def create(request: Request, wiki: str) -> Response:
             session, wiki=wiki, name=name, form=form_name, view=view,
             labels_per_task=labels_per_task or 0, tasks_per_assignment=tasks_per_assignment or 0,
             info_url=_text(form, "info_url") or None, workset_expiry=expiry,
-            known_forms=request.app.state.forms,
+            known_forms=request.app.state.forms, requirements=_requirements(form, Requirements()),
         )  # fmt: skip
         add_organizer(session, campaign.id, user_id, added_by=user_id)
-        return campaign_record(campaign)
+        return _record(campaign)
 
     return respond(request, {"campaign": await in_transaction(request, work, write=True)})
 
 
 @router.post("/campaigns/{wiki}/{campaign_id:int}/settings/")
 async def edit(request: Request, wiki: str, campaign_id: int) -> Response:
-    """Edit a campaign (form fields name, info_url, labels_per_task, tasks_per_assignment)
-    and open or close it (`active=true|false`)."""
+    """Edit a campaign (form fields name, info_url, labels_per_task, tasks_per_assignment,
+    required_groups, min_edit_count) and open or close it (`active=true|false`)."""
     form = dict(await request.form())
     active = _text(form, "active")
     if active not in (None, "true", "false"):
@@ -98,14 +116,16 @@ async def edit(request: Request, wiki: str, campaign_id: int) -> Response:
 
     def work(session: Session) -> dict[str, Any]:
         _organizing(request, session, wiki, campaign_id)
+        current = requirements_of(get_campaign(session, campaign_id))
         campaign = edit_campaign(
             session, campaign_id, name=_text(form, "name"), info_url=_text(form, "info_url"),
             labels_per_task=_number(form, "labels_per_task"),
             tasks_per_assignment=_number(form, "tasks_per_assignment"),
+            requirements=_requirements(form, current),
         )  # fmt: skip
         if active is not None:
             campaign = set_active(session, campaign_id, active == "true")
-        return campaign_record(campaign)
+        return _record(campaign)
 
     return respond(request, {"campaign": await in_transaction(request, work, write=True)})
 

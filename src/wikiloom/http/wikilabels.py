@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 from wikiloom.errors import BadRequest, NotFound
 from wikiloom.http import wikilabels_objects as objects
 from wikiloom.http.deps import in_transaction
+from wikiloom.http.eligibility import ensure_eligible
 from wikiloom.http.identity import require_user
 from wikiloom.http.responses import respond
 from wikiloom.labels.campaigns import get_campaign, list_campaigns, list_wikis
 from wikiloom.labels.forms import Form
 from wikiloom.labels.labeling import save_label
+from wikiloom.labels.requirements import requirements_of
 from wikiloom.labels.tables import Campaign, Task, Workset
 from wikiloom.labels.worksets import (
     abandon_workset,
@@ -104,7 +106,8 @@ async def wiki_campaigns(request: Request, wiki: str) -> Response:
 
 @router.get("/campaigns/{wiki}/{campaign_id:int}/")
 async def campaign(request: Request, wiki: str, campaign_id: int) -> Response:
-    """A campaign, with `?tasks` (every user's labels) and `?worksets[=stats]`."""
+    """A campaign, with `?tasks` (every user's labels), `?worksets[=stats]` and
+    `?requirements` (the user groups and edit count its labelers need)."""
     flags = await _flags(request)
 
     def work(session: Session) -> dict[str, Any]:
@@ -114,6 +117,8 @@ async def campaign(request: Request, wiki: str, campaign_id: int) -> Response:
         if "worksets" in flags:
             rows = session.query(Workset).filter_by(campaign_id=campaign_id).order_by(Workset.id)
             body["worksets"] = objects.worksets(session, rows, flags["worksets"] == "stats")
+        if "requirements" in flags:
+            body["requirements"] = requirements_of(found).record()
         if "tasks" in flags:
             rows_t = session.query(Task).filter_by(campaign_id=campaign_id).order_by(Task.id)
             body["tasks"] = objects.tasks(session, rows_t)
@@ -127,6 +132,7 @@ async def assign(request: Request, wiki: str, campaign_id: int) -> Response:
     """Assign the caller a new workset; the form flags choose what comes back."""
     user_id = require_user(request)
     flags = await _flags(request)
+    await ensure_eligible(request, wiki, campaign_id)
 
     def work(session: Session) -> dict[str, Any]:
         found = get_campaign(session, campaign_id, wiki)

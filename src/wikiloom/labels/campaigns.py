@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from wikiloom.db import utcnow
 from wikiloom.errors import BadRequest, Conflict, NotFound
 from wikiloom.labels.events import record_event
+from wikiloom.labels.requirements import Requirements, set_requirements
 from wikiloom.labels.tables import (
     LABELED,
     LEASED,
@@ -71,6 +72,7 @@ def create_campaign(
     force: bool = False,
     workset_expiry: int = 86400,
     sampling: str = "random",
+    requirements: Requirements | None = None,
     now: dt.datetime | None = None,
 ) -> Campaign:
     """Create an active campaign; a duplicate (wiki, name) needs `force`."""
@@ -111,6 +113,7 @@ def create_campaign(
         sampling=sampling,
         evaluation_fraction=0.2,
     )
+    set_requirements(campaign, requirements or Requirements())
     try:
         with session.begin_nested():
             session.add(campaign)
@@ -121,7 +124,7 @@ def create_campaign(
         session,
         "campaign.created",
         campaign_id=campaign.id,
-        data=campaign_record(campaign),
+        data=campaign_record(campaign) | (requirements.record() if requirements else {}),
         now=campaign.created,
     )
     return campaign
@@ -232,9 +235,10 @@ def edit_campaign(
     info_url: str | None = None,
     labels_per_task: int | None = None,
     tasks_per_assignment: int | None = None,
+    requirements: Requirements | None = None,
     now: dt.datetime | None = None,
 ) -> Campaign:
-    """Change a campaign's name, page or numbers; the log keeps what changed."""
+    """Change a campaign's name, page, numbers or requirements; the log keeps what changed."""
     campaign = get_campaign(session, campaign_id)
     changes: dict[str, Any] = {}
     if name is not None:
@@ -253,6 +257,9 @@ def edit_campaign(
             changes[field] = value
     for field, value in changes.items():
         setattr(campaign, field, value)
+    if requirements is not None:
+        set_requirements(campaign, requirements)
+        changes |= requirements.record()
     try:
         with session.begin_nested():
             session.flush()

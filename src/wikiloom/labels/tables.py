@@ -64,6 +64,7 @@ class Campaign(Base):
             "evaluation_fraction >= 0 AND evaluation_fraction <= 1",
             name="ck_campaigns_evaluation_fraction",
         ),
+        CheckConstraint("min_edit_count >= 0", name="ck_campaigns_min_edit_count"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -83,6 +84,10 @@ class Campaign(Base):
     sampling: Mapped[str] = mapped_column(String(32), default="random")
     evaluation_fraction: Mapped[float] = mapped_column(Float, default=0.2)
     archived: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Labelers need one of these user groups on the wiki (None: anyone may label).
+    required_groups: Mapped[list[str] | None] = mapped_column(JSON)
+    #: Labelers need at least this many edits on the wiki.
+    min_edit_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CampaignOrganizer(Base):
