@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export WIKILOOM_DATABASE_URL ?= sqlite:///./wikiloom.db
 
-.PHONY: run test bench install install-test clean
+.PHONY: run test bench install install-test install-system clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,19 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# Debian packages of the MediaWiki test tier (root or sudo); `make run` never needs them.
+$(VENV)/.installed-system: scripts/install-system | $(BIN)/python
+	scripts/install-system
+	touch $@
+
+install-system: $(VENV)/.installed-system
+
 run: install
 	$(BIN)/wikiloom db upgrade
 	$(BIN)/wikiloom demo
 	$(BIN)/wikiloom serve --host 127.0.0.1 --port 8000
 
-test: install-test
+test: install-test install-system
 	PATH="$(abspath $(BIN)):$$PATH" scripts/check
 
 bench: install-test

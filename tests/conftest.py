@@ -28,6 +28,9 @@ DEFAULT_URLS = {
 ENV = {"postgres": "WIKILOOM_TEST_POSTGRES_URL", "mariadb": "WIKILOOM_TEST_MARIADB_URL"}
 TEST_DATABASE = "wikiloom_test"
 
+# The MediaWiki tier: the session-scoped `mediawiki` fixture and its marker.
+pytest_plugins = ["tests.support.mediawiki"]
+
 
 def server_url(tier: str) -> str:
     """The configured server URL of a tier (its default on loopback when unset)."""

@@ -23,6 +23,12 @@ class WikiUser:
     exists: bool
 
 
+def user_name(name: str) -> str:
+    """A user name as MediaWiki stores it: spaces for underscores, a capital first letter."""
+    name = " ".join(name.replace("_", " ").split())
+    return name[:1].upper() + name[1:]
+
+
 async def fetch_users(client: WikiClient, wiki: str, names: Iterable[str]) -> dict[str, WikiUser]:
     """Look up users by name on a wiki, keyed by the names asked for."""
     found: dict[str, WikiUser] = {}
@@ -38,16 +44,18 @@ async def fetch_users(client: WikiClient, wiki: str, names: Iterable[str]) -> di
             },
         )
         query = body.get("query", {})
-        asked = {item["to"]: item["from"] for item in query.get("normalized", [])}
+        by_name: dict[str, WikiUser] = {}
         for entry in query.get("users", []):
-            name = str(entry["name"])
             exists = not (entry.get("missing") or entry.get("invalid"))
-            found[asked.get(name, name)] = WikiUser(
-                name=name,
+            by_name[str(entry["name"])] = WikiUser(
+                name=str(entry["name"]),
                 user_id=entry.get("userid") if exists else None,
                 groups=tuple(entry.get("groups", ())),
                 edit_count=int(entry.get("editcount") or 0),
                 registration=entry.get("registration"),
                 exists=exists,
             )
+        for name in batch:
+            canonical = user_name(name)
+            found[name] = by_name.get(canonical) or WikiUser(canonical, None, (), 0, None, False)
     return found

@@ -1,0 +1,1 @@
+"""Test support code shared by the test tiers: real components started for a session."""
