@@ -46,7 +46,12 @@ def unavailable(tier: str, reason: str) -> None:
 
 
 def fresh_database(tier: str, name: str) -> str:
-    """Create (or recreate) an empty database on the tier's server and return its URL."""
+    """Create (or recreate) an empty database on the tier's server and return its URL.
+
+    `WIKILOOM_TEST_DATABASE_SUFFIX` is appended to the name, so that test runs sharing a
+    server (two checkouts, parallel sessions) do not drop each other's databases.
+    """
+    name += os.environ.get("WIKILOOM_TEST_DATABASE_SUFFIX", "")
     base = make_url(server_url(tier))
     try:
         admin = create_engine(base, isolation_level="AUTOCOMMIT")

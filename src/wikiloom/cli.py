@@ -189,6 +189,9 @@ def demo() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes, each with its own database pool.")
+    ] = 1,
 ) -> None:
     """Serve the web interface and the APIs."""
     import uvicorn
@@ -196,6 +199,14 @@ def serve(
     from wikiloom.http import create_app
 
     settings = Settings()
+    if workers > 1:
+        from wikiloom.http.serving import serve_workers
+
+        address = host or settings.host, port or settings.port
+        serve_workers(
+            *address, workers, log_level=settings.log_level, secret_key=settings.secret_key
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +47,31 @@ class Settings(BaseSettings):
         default=False,
         description="Offer POST /auth/dev_login/ (log in as any user id) when serving on "
         "loopback; for development and tests only.",
+    )
+    oauth_version: Literal["2.0", "1.0a"] = Field(
+        default="2.0", description="MediaWiki OAuth protocol of the login: 2.0 or 1.0a."
+    )
+    oauth_consumer_key: str | None = Field(
+        default=None,
+        description="Key (client id) of the OAuth consumer registered on the login wiki; "
+        "login is unavailable without it.",
+    )
+    oauth_consumer_secret: SecretStr | None = Field(
+        default=None, description="Secret of the OAuth consumer (client secret)."
+    )
+    oauth_wiki: str = Field(
+        default="https://meta.wikimedia.org",
+        description="Wiki the login goes to; MediaWiki's OAuth paths (/w/rest.php/oauth2/…, "
+        "/w/index.php?title=Special:OAuth/…) are derived from it.",
+    )
+    session_cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the session cookie Secure: unset means when the request came over https.",
+    )
+    session_cookie_samesite: Literal["auto", "lax", "none"] = Field(
+        default="auto",
+        description="SameSite of the session cookie: auto is None on Secure cookies (on-wiki "
+        "gadgets) and Lax otherwise; none always implies Secure.",
     )
     admins: list[str] = Field(
         default_factory=list,

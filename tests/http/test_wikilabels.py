@@ -7,9 +7,13 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 import pytest
+from sqlalchemy import select
 
 from tests.http.conftest import client_for
 from wikiloom.config import Settings
+from wikiloom.db import make_engine, session_factory, transaction
+from wikiloom.http import wikilabels_objects as objects
+from wikiloom.labels.tables import Campaign, Task, Workset
 
 CAMPAIGN_KEYS = {
     "id", "name", "wiki", "form", "view", "created", "labels_per_task",
@@ -44,7 +48,10 @@ async def test_the_gadget_flow(
 
     again = await u101.post(base)
     assert again.status_code == 409
-    message = f"Incomplete workset_id={workset_id} already assigned to user_id=101"
+    message = (
+        f"Incomplete workset_id={workset_id} already assigned to user_id=101 Please try again or "
+        f"check campaign status http://127.0.0.1{base}statistics/"
+    )
     assert again.json() == {"error": {"code": "conflict", "message": message}}
 
     mine = (await u101.get(f"/users/101/{campaign_id}/", params={"worksets": "stats"})).json()
@@ -166,3 +173,39 @@ async def test_cross_site_writes_are_refused(u101: httpx.AsyncClient, campaign_i
     assert "Cross-site request refused" in forged.json()["error"]["message"]
     gadget = await u101.post(base, headers={"Origin": "https://en.wikipedia.org"})
     assert gadget.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_campaign_tasks_stream_the_whole_json_body(
+    u101: httpx.AsyncClient, app_settings: Settings, campaign_id: int
+) -> None:
+    base = f"/campaigns/enwiki/{campaign_id}/"
+    async with client_for(app_settings, 102) as u102:
+        for client, labeled in ((u101, 3), (u102, 1)):
+            held = (await client.post(base, data={"tasks": ""})).json()
+            for task in held["tasks"][:labeled]:
+                url = f"{base}{held['workset']['id']}/{task['id']}/"
+                saved = await client.post(url, data={"label": orjson.dumps(LABEL).decode()})
+                assert saved.status_code == 200, saved.text
+    engine = make_engine(app_settings)
+    with transaction(session_factory(engine)) as session:
+        worksets = select(Workset).where(Workset.campaign_id == campaign_id).order_by(Workset.id)
+        tasks = select(Task).where(Task.campaign_id == campaign_id).order_by(Task.id)
+        expected = {
+            "campaign": objects.campaigns(session, [session.get_one(Campaign, campaign_id)], True)[
+                0
+            ],
+            "worksets": objects.worksets(session, session.scalars(worksets), True),
+            "tasks": objects.tasks(session, session.scalars(tasks)),
+        }
+    engine.dispose()
+    assert sum(len(t["labels"]) for t in expected["tasks"]) == 4
+    flags = "tasks&worksets=stats&campaign=stats"
+    streamed = await u101.get(f"{base}?{flags}")
+    assert "content-length" not in streamed.headers
+    assert streamed.headers["content-type"] == "application/json"
+    assert streamed.content == orjson.dumps(expected)
+    jsonp = await u101.get(f"{base}?{flags}&callback=cb")
+    assert jsonp.content == b"cb(" + orjson.dumps(expected) + b");"
+    missing = await u101.get("/campaigns/enwiki/999999/?tasks")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not found")

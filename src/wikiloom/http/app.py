@@ -8,21 +8,24 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from cachetools import TTLCache
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 
 import wikiloom
 from wikiloom.config import Settings
 from wikiloom.db import make_engine, session_factory
 from wikiloom.errors import AppError
 from wikiloom.http import health, identity, organizing, pages, reports, wikilabels
+from wikiloom.http.deps import ids_in_range
+from wikiloom.http.login import Login
 from wikiloom.http.responses import error_body, respond
+from wikiloom.http.sessions import SessionCookies
+from wikiloom.http.slashes import PermanentSlashRedirects
 from wikiloom.labels.catalog import load_catalog
 
 HERE = Path(__file__).resolve().parent
@@ -39,7 +42,12 @@ def create_app(settings: Settings) -> FastAPI:
             await app.state.wiki.aclose()
         engine.dispose()
 
-    app = FastAPI(title="wikiloom", version=wikiloom.__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="wikiloom",
+        version=wikiloom.__version__,
+        lifespan=lifespan,
+        dependencies=[Depends(ids_in_range)],
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
@@ -48,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.secret_key = settings.secret_key or secrets.token_urlsafe(32)
     app.state.wiki = None  # a WikiClient, made on first use (http/eligibility.py)
     app.state.wiki_users = TTLCache(maxsize=10_000, ttl=settings.wiki_user_ttl)
+    app.state.login = Login(settings)
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, error: AppError) -> Response:
@@ -70,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
             headers={"Retry-After": "5"},
         )
 
+    app.add_middleware(PermanentSlashRedirects)
     app.add_middleware(
         CORSMiddleware,
         allow_origin_regex=settings.cors_origins,
@@ -78,11 +88,10 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["Content-Type", "X-Requested-With"],
     )
     app.add_middleware(
-        SessionMiddleware,
+        SessionCookies,
         secret_key=app.state.secret_key,
-        session_cookie="wikiloom_session",
-        same_site="lax",
-        https_only=False,
+        secure=settings.session_cookie_secure,
+        same_site=settings.session_cookie_samesite,
     )
     app.include_router(health.router)
     app.include_router(pages.router)

@@ -13,20 +13,41 @@ from sqlalchemy.orm import Session
 from wikiloom.errors import BadRequest, Forbidden
 from wikiloom.http.deps import in_transaction
 from wikiloom.http.identity import require_user, session_user
+from wikiloom.http.openapi import RESPONSES, extra, form_body
 from wikiloom.http.responses import respond
 from wikiloom.labels.campaigns import (
+    MAX_INT,
+    MAX_LENGTH,
     campaign_record,
     create_campaign,
     edit_campaign,
     get_campaign,
     set_active,
 )
-from wikiloom.labels.organizers import add_organizer, is_organizer, organizers
+from wikiloom.labels.organizers import MAX_USER_ID, add_organizer, is_organizer, organizers
 from wikiloom.labels.requirements import Requirements, parse_groups, requirements_of
 from wikiloom.labels.tables import Campaign
 from wikiloom.labels.tasks import insert_tasks
 
-router = APIRouter(tags=["organizing"])
+router = APIRouter(tags=["organizing"], responses=RESPONSES)
+_SETTINGS = {
+    "name": "The campaign's name (unique on its wiki).",
+    "info_url": "A page that explains the campaign.",
+    "labels_per_task": "How many labelers each task wants (a positive integer).",
+    "tasks_per_assignment": "How many tasks a workset holds at most (a positive integer).",
+    "required_groups": "User groups labelers need one of, `|`-separated; empty for none.",
+    "min_edit_count": "Edits labelers need on the wiki (an integer ≥ 0).",
+}
+_INTEGERS = ("labels_per_task", "tasks_per_assignment", "min_edit_count", "expiry")
+_COUNT = {"minimum": 1, "maximum": MAX_INT}
+_LIMITS: dict[str, dict[str, Any]] = {
+    "name": {"minLength": 1, "maxLength": MAX_LENGTH["name"]},
+    "info_url": {"maxLength": MAX_LENGTH["info_url"]},
+    "labels_per_task": _COUNT,
+    "tasks_per_assignment": _COUNT,
+    "expiry": _COUNT,
+    "min_edit_count": {"minimum": 0, "maximum": MAX_INT},
+}
 MAX_TASKS_BODY = 64 * 1024 * 1024
 
 
@@ -78,7 +99,22 @@ def _record(campaign: Campaign) -> dict[str, Any]:
     return campaign_record(campaign) | {"requirements": requirements_of(campaign).record()}
 
 
-@router.post("/campaigns/{wiki}/")
+@router.post(
+    "/campaigns/{wiki}/",
+    openapi_extra=extra(
+        body=form_body(
+            {
+                **_SETTINGS,
+                "form": "The form labelers fill in (a name from /forms/).",
+                "view": "How tasks are shown, e.g. DiffToPrevious.",
+                "expiry": "Seconds a workset's leases last (default WIKILOOM_WORKSET_EXPIRY).",
+            },
+            required=("name", "form", "view", "labels_per_task", "tasks_per_assignment"),
+            integers=_INTEGERS,
+            limits=_LIMITS,
+        )
+    ),
+)
 async def create(request: Request, wiki: str) -> Response:
     """Create a campaign (admins); its creator becomes its first organizer."""
     user_id = require_user(request)
@@ -105,7 +141,16 @@ async def create(request: Request, wiki: str) -> Response:
     return respond(request, {"campaign": await in_transaction(request, work, write=True)})
 
 
-@router.post("/campaigns/{wiki}/{campaign_id:int}/settings/")
+@router.post(
+    "/campaigns/{wiki}/{campaign_id:int}/settings/",
+    openapi_extra=extra(
+        body=form_body(
+            {**_SETTINGS, "active": "`true` opens the campaign, `false` closes it."},
+            integers=_INTEGERS,
+            limits=_LIMITS,
+        )
+    ),
+)
 async def edit(request: Request, wiki: str, campaign_id: int) -> Response:
     """Edit a campaign (form fields name, info_url, labels_per_task, tasks_per_assignment,
     required_groups, min_edit_count) and open or close it (`active=true|false`)."""
@@ -130,7 +175,19 @@ async def edit(request: Request, wiki: str, campaign_id: int) -> Response:
     return respond(request, {"campaign": await in_transaction(request, work, write=True)})
 
 
-@router.post("/campaigns/{wiki}/{campaign_id:int}/tasks/")
+@router.post(
+    "/campaigns/{wiki}/{campaign_id:int}/tasks/",
+    openapi_extra=extra(
+        body={
+            "required": True,
+            "description": "One JSON object per line, each a task for the campaign's view.",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        }
+    ),
+)
 async def add_tasks(request: Request, wiki: str, campaign_id: int) -> Response:
     """Insert tasks: the body holds one JSON object per line; a bad line inserts nothing."""
     body = await request.body()
@@ -144,7 +201,17 @@ async def add_tasks(request: Request, wiki: str, campaign_id: int) -> Response:
     return respond(request, {"inserted": await in_transaction(request, work, write=True)})
 
 
-@router.post("/campaigns/{wiki}/{campaign_id:int}/organizers/")
+@router.post(
+    "/campaigns/{wiki}/{campaign_id:int}/organizers/",
+    openapi_extra=extra(
+        body=form_body(
+            {"user_id": "The new organizer's central user id."},
+            required=("user_id",),
+            integers=("user_id",),
+            limits={"user_id": {"minimum": 1, "maximum": MAX_USER_ID}},
+        )
+    ),
+)
 async def add_organizers(request: Request, wiki: str, campaign_id: int) -> Response:
     """Add an organizer (form field user_id); answers the campaign's organizers."""
     form = dict(await request.form())

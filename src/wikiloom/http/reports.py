@@ -14,13 +14,14 @@ from fastapi.responses import Response, StreamingResponse
 
 from wikiloom.db import transaction
 from wikiloom.errors import BadRequest
-from wikiloom.http.responses import respond
+from wikiloom.http.openapi import RESPONSES, extra, flag, text_param
+from wikiloom.http.responses import STREAM_CHUNK, respond
 from wikiloom.labels.campaigns import epoch, get_campaign
 from wikiloom.labels.export import FORMATS, export_labels
 from wikiloom.labels.forms import Form
 from wikiloom.labels.statistics import CampaignStatistics, FieldStatistics, campaign_statistics
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], responses=RESPONSES)
 MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 
@@ -35,7 +36,20 @@ def _pseudonym(secret: str) -> Callable[[int], str]:
     return lambda user_id: hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()[:16]
 
 
-@router.get("/campaigns/{wiki}/{campaign_id:int}/export/")
+@router.get(
+    "/campaigns/{wiki}/{campaign_id:int}/export/",
+    openapi_extra=extra(
+        text_param("format", "`jsonl` (default) or `csv`.", enum=list(FORMATS)),
+        flag("pseudonymous", "Replace user ids by keyed hashes and leave names out."),
+        jsonp=False,
+    ),
+    responses={
+        200: {
+            "description": "The labels, one per line, streamed.",
+            "content": {"application/x-ndjson": {}, "text/csv": {}},
+        }
+    },
+)
 def export(request: Request, wiki: str, campaign_id: int) -> StreamingResponse:
     """Stream a campaign's labels: `?format=jsonl|csv`, `?pseudonymous` hides user ids."""
     fmt = request.query_params.get("format", "jsonl")
@@ -48,8 +62,19 @@ def export(request: Request, wiki: str, campaign_id: int) -> StreamingResponse:
         pseudonym = _pseudonym(request.app.state.secret_key)
 
     def chunks() -> Iterator[str]:
+        # Lines go out in chunks of about STREAM_CHUNK: one thread hop per line took 9 s for
+        # 40,000 labels.
         with transaction(request.app.state.sessions) as session:
-            yield from export_labels(session, campaign_id, fmt, fields, pseudonym)
+            batch: list[str] = []
+            size = 0
+            for line in export_labels(session, campaign_id, fmt, fields, pseudonym):
+                batch.append(line)
+                size += len(line)
+                if size >= STREAM_CHUNK:
+                    yield "".join(batch)
+                    batch, size = [], 0
+            if batch:
+                yield "".join(batch)
 
     name = f"{wiki}-campaign-{campaign_id}-labels.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
@@ -95,7 +120,10 @@ def _document(stats: CampaignStatistics) -> dict[str, Any]:
     }
 
 
-@router.get("/campaigns/{wiki}/{campaign_id:int}/statistics/")
+@router.get(
+    "/campaigns/{wiki}/{campaign_id:int}/statistics/",
+    openapi_extra=extra(text_param("fields", "Form fields to analyse, `|`-separated.")),
+)
 def statistics(request: Request, wiki: str, campaign_id: int) -> Response:
     """Progress, pace, agreement (Krippendorff's α with a 95 % interval), labelers'
     agreement with the others, and majority and Dawid–Skene labels per task.

@@ -7,7 +7,7 @@ read from the query string or the form (`?tasks`, `?campaign=stats`, ...).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -15,17 +15,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from wikiloom.errors import BadRequest, NotFound
+from wikiloom.db import transaction
+from wikiloom.errors import BadRequest, Conflict, NotFound
 from wikiloom.http import wikilabels_objects as objects
 from wikiloom.http.deps import in_transaction
 from wikiloom.http.eligibility import ensure_eligible
 from wikiloom.http.identity import require_user
-from wikiloom.http.responses import respond
+from wikiloom.http.openapi import RESPONSES, STATS, extra, flag, form_body
+from wikiloom.http.responses import respond, respond_streamed
 from wikiloom.labels.campaigns import get_campaign, list_campaigns, list_wikis
 from wikiloom.labels.forms import Form
 from wikiloom.labels.labeling import save_label
 from wikiloom.labels.requirements import requirements_of
 from wikiloom.labels.tables import Campaign, Task, Workset
+from wikiloom.labels.tasks import campaign_tasks
 from wikiloom.labels.worksets import (
     abandon_workset,
     assign_workset,
@@ -35,7 +38,7 @@ from wikiloom.labels.worksets import (
     workset_tasks,
 )
 
-router = APIRouter(tags=["wikilabels"])
+router = APIRouter(tags=["wikilabels"], responses=RESPONSES)
 Flags = Mapping[str, str]
 
 CAMPAIGNS_INFO = (
@@ -48,7 +51,9 @@ FORMS_INFO = (
     "Welcome to the forms module.  This module provides access to form configuration.  "
     "The only meaningful path is /forms/<form_name>/"
 )
-USERS_INFO = "Welcome to the users module.  This module provides access to user data."
+USERS_INFO = (
+    "Welcome to the users module.  This module provides access to data via the lens of a user."
+)
 
 
 async def _flags(request: Request) -> dict[str, str]:
@@ -85,14 +90,20 @@ def _includes(
     return body
 
 
-@router.get("/campaigns/")
+@router.get("/campaigns/", openapi_extra=extra())
 async def wikis(request: Request) -> Response:
     """The wikis that have an active campaign."""
     found = await in_transaction(request, list_wikis)
     return respond(request, {"info": CAMPAIGNS_INFO, "wikis": found})
 
 
-@router.get("/campaigns/{wiki}/")
+@router.get(
+    "/campaigns/{wiki}/",
+    openapi_extra=extra(
+        flag("campaigns", f"Include campaign objects{STATS}."),
+        flag("all", "Include inactive campaigns."),
+    ),
+)
 async def wiki_campaigns(request: Request, wiki: str) -> Response:
     """A wiki's active campaigns (`?all` adds inactive ones; `?campaigns=stats`)."""
     flags = await _flags(request)
@@ -104,10 +115,21 @@ async def wiki_campaigns(request: Request, wiki: str) -> Response:
     return respond(request, {"wiki": wiki, "campaigns": await in_transaction(request, work)})
 
 
-@router.get("/campaigns/{wiki}/{campaign_id:int}/")
+@router.get(
+    "/campaigns/{wiki}/{campaign_id:int}/",
+    openapi_extra=extra(
+        flag("campaign", "`stats` adds the campaign's statistics."),
+        flag("tasks", "Include every task with every labeler's labels (streamed)."),
+        flag("worksets", f"Include the campaign's worksets{STATS}."),
+        flag("requirements", "Include the user groups and edit count labelers need."),
+    ),
+)
 async def campaign(request: Request, wiki: str, campaign_id: int) -> Response:
     """A campaign, with `?tasks` (every user's labels), `?worksets[=stats]` and
-    `?requirements` (the user groups and edit count its labelers need)."""
+    `?requirements` (the user groups and edit count its labelers need).
+
+    The tasks are streamed from one cursor, in a transaction of their own after the rest.
+    """
     flags = await _flags(request)
 
     def work(session: Session) -> dict[str, Any]:
@@ -119,15 +141,32 @@ async def campaign(request: Request, wiki: str, campaign_id: int) -> Response:
             body["worksets"] = objects.worksets(session, rows, flags["worksets"] == "stats")
         if "requirements" in flags:
             body["requirements"] = requirements_of(found).record()
-        if "tasks" in flags:
-            rows_t = session.query(Task).filter_by(campaign_id=campaign_id).order_by(Task.id)
-            body["tasks"] = objects.tasks(session, rows_t)
         return body
 
-    return respond(request, await in_transaction(request, work))
+    head = await in_transaction(request, work)
+    if "tasks" not in flags:
+        return respond(request, head)
+    factory = request.app.state.sessions
+
+    def tasks() -> Iterator[dict[str, Any]]:
+        with transaction(factory) as session:
+            yield from objects.labeled_tasks(campaign_tasks(session, campaign_id))
+
+    return respond_streamed(request, head, "tasks", tasks())
 
 
-@router.post("/campaigns/{wiki}/{campaign_id:int}/")
+@router.post(
+    "/campaigns/{wiki}/{campaign_id:int}/",
+    openapi_extra=extra(
+        body=form_body(
+            {
+                "workset": "`stats` adds the workset's statistics.",
+                "campaign": f"Include the campaign object{STATS}.",
+                "tasks": "Include the workset's tasks.",
+            }
+        )
+    ),
+)
 async def assign(request: Request, wiki: str, campaign_id: int) -> Response:
     """Assign the caller a new workset; the form flags choose what comes back."""
     user_id = require_user(request)
@@ -144,10 +183,23 @@ async def assign(request: Request, wiki: str, campaign_id: int) -> Response:
             body["tasks"] = objects.tasks(session, workset_tasks(session, workset.id), user_id)
         return body
 
-    return respond(request, await in_transaction(request, work, write=True))
+    try:
+        return respond(request, await in_transaction(request, work, write=True))
+    except Conflict as error:  # Wiki labels' words, then where to see how the campaign fares
+        url = f"{request.base_url}campaigns/{wiki}/{campaign_id}/statistics/"
+        raise Conflict(
+            f"{error.message} Please try again or check campaign status {url}"
+        ) from error
 
 
-@router.get("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/")
+@router.get(
+    "/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/",
+    openapi_extra=extra(
+        flag("workset", "`stats` adds the workset's statistics."),
+        flag("campaign", f"Include the campaign object{STATS}."),
+        flag("tasks", "Include the workset's tasks with the owner's labels."),
+    ),
+)
 async def workset(request: Request, wiki: str, campaign_id: int, workset_id: int) -> Response:
     """A workset, with `?tasks` (the owner's labels only), `?campaign`, `?workset=stats`."""
     flags = await _flags(request)
@@ -166,7 +218,7 @@ async def workset(request: Request, wiki: str, campaign_id: int, workset_id: int
     return respond(request, await in_transaction(request, work))
 
 
-@router.delete("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/")
+@router.delete("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/", openapi_extra=extra())
 async def abandon(request: Request, wiki: str, campaign_id: int, workset_id: int) -> Response:
     """Abandon one's own workset: its unlabeled tasks go back to the pool."""
     user_id = require_user(request)
@@ -186,7 +238,13 @@ def _task(session: Session, campaign_id: int, task_id: int) -> Task:
     return task
 
 
-@router.get("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/{task_id:int}/")
+@router.get(
+    "/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/{task_id:int}/",
+    openapi_extra=extra(
+        flag("campaign", f"Include the campaign object{STATS}."),
+        flag("workset", f"Include the workset object{STATS}."),
+    ),
+)
 async def task(
     request: Request, wiki: str, campaign_id: int, workset_id: int, task_id: int
 ) -> Response:
@@ -211,8 +269,27 @@ def _label_json(flags: Flags) -> Any:
         raise BadRequest(f'"label" is not valid JSON: {error}') from error
 
 
-@router.api_route(
-    "/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/{task_id:int}/", methods=["POST", "PUT"]
+_LABEL_FORM = form_body(
+    {
+        "label": "The label: JSON text of the form's values, e.g. "
+        '{"damaging": false, "goodfaith": true, "unsure": false}.',
+        "campaign": f"Include the campaign object{STATS}.",
+        "workset": f"Include the workset object{STATS}.",
+        "task": "Include the task with every labeler's labels.",
+    },
+    required=("label",),
+)
+
+
+@router.put(
+    "/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/{task_id:int}/",
+    openapi_extra=extra(body=_LABEL_FORM),
+    operation_id="relabel_task",
+)
+@router.post(
+    "/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/{task_id:int}/",
+    openapi_extra=extra(body=_LABEL_FORM),
+    operation_id="label_task",
 )
 async def label(
     request: Request, wiki: str, campaign_id: int, workset_id: int, task_id: int
@@ -229,15 +306,17 @@ async def label(
             user_id=user_id, data=data, campaign_id=campaign_id,
         )  # fmt: skip
         body = {"label": objects.label(saved)}
-        held = get_workset(session, workset_id, campaign_id)
-        return body | _includes(
-            session, flags, campaign=found, workset=held, task=_task(session, campaign_id, task_id)
-        )
+        # Only what the flags ask for: the gadget's plain label POST needs neither query.
+        held = get_workset(session, workset_id, campaign_id) if "workset" in flags else None
+        task = _task(session, campaign_id, task_id) if "task" in flags else None
+        return body | _includes(session, flags, campaign=found, workset=held, task=task)
 
     return respond(request, await in_transaction(request, work, write=True))
 
 
-@router.delete("/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/{task_id:int}/")
+@router.delete(
+    "/campaigns/{wiki}/{campaign_id:int}/{workset_id:int}/{task_id:int}/", openapi_extra=extra()
+)
 async def skip(
     request: Request, wiki: str, campaign_id: int, workset_id: int, task_id: int
 ) -> Response:
@@ -256,7 +335,7 @@ async def skip(
     return respond(request, await in_transaction(request, work, write=True))
 
 
-@router.get("/users/")
+@router.get("/users/", openapi_extra=extra())
 async def users(request: Request) -> Response:
     """Ids of the users who ever received a workset."""
 
@@ -277,7 +356,14 @@ def _held(session: Session, flags: Flags, user_id: int, held: list[Workset]) -> 
     return body
 
 
-@router.get("/users/{user_id:int}/")
+@router.get(
+    "/users/{user_id:int}/",
+    openapi_extra=extra(
+        flag("campaigns", f"Include the campaigns the user has worksets in{STATS}."),
+        flag("worksets", f"Include the user's worksets{STATS}."),
+        flag("tasks", "Include the tasks of the user's worksets with the user's labels."),
+    ),
+)
 async def user(request: Request, user_id: int) -> Response:
     """A user's campaigns, worksets and tasks (with their own labels), by flag."""
     flags = await _flags(request)
@@ -294,7 +380,14 @@ async def user(request: Request, user_id: int) -> Response:
     return respond(request, await in_transaction(request, work))
 
 
-@router.get("/users/{user_id:int}/{campaign_id:int}/")
+@router.get(
+    "/users/{user_id:int}/{campaign_id:int}/",
+    openapi_extra=extra(
+        flag("campaign", "`stats` adds the campaign's statistics."),
+        flag("worksets", f"Include the user's worksets in the campaign{STATS}."),
+        flag("tasks", "Include the tasks of those worksets with the user's labels."),
+    ),
+)
 async def user_campaign(request: Request, user_id: int, campaign_id: int) -> Response:
     """A user's worksets in one campaign (what the gadget lists), with the campaign."""
     flags = await _flags(request)
@@ -310,13 +403,13 @@ async def user_campaign(request: Request, user_id: int, campaign_id: int) -> Res
     return respond(request, await in_transaction(request, work))
 
 
-@router.get("/forms/")
+@router.get("/forms/", openapi_extra=extra())
 async def forms(request: Request) -> Response:
     """The names of the forms."""
     return respond(request, {"info": FORMS_INFO, "forms": sorted(request.app.state.forms)})
 
 
-@router.get("/forms/{name}/")
+@router.get("/forms/{name}/", openapi_extra=extra())
 async def form(request: Request, name: str) -> Response:
     """A form's OOUI configuration with its messages (`i18n`), as the gadget loads it."""
     found = _form(request, name)

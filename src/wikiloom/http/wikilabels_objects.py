@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from email.utils import format_datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from wikiloom.labels.campaigns import campaign_record, campaign_stats, epoch
 from wikiloom.labels.tables import Campaign, Label, Task, Workset
+from wikiloom.labels.tasks import LabeledTask
 from wikiloom.labels.worksets import workset_stats
 
 
@@ -71,3 +72,10 @@ def tasks(
         {"id": t.id, "campaign_id": t.campaign_id, "data": t.data, "labels": labels.get(t.id, [])}
         for t in found
     ]
+
+
+def labeled_tasks(rows: Iterable[LabeledTask]) -> Iterator[dict[str, Any]]:
+    """Task objects with every labeler's label, one at a time (the keys of `tasks`)."""
+    for task in rows:
+        labels = [{"user_id": u, "timestamp": epoch(t), "data": d} for u, t, d in task.labels]
+        yield {"id": task.id, "campaign_id": task.campaign_id, "data": task.data, "labels": labels}

@@ -26,6 +26,24 @@ from wikiloom.labels.tables import (
 )
 from wikiloom.labels.views import check_view
 
+#: The largest value of the campaigns' integer columns (counts and seconds).
+MAX_INT = 2**31 - 1
+#: The longest text the campaigns' columns hold.
+MAX_LENGTH = {"wiki": 64, "name": 255, "info_url": 2000}
+
+
+def check_number(field: str, value: int) -> None:
+    """Refuse a count or duration that is not positive or does not fit its column."""
+    if not 0 < value <= MAX_INT:
+        raise BadRequest(f"{field} must be a positive integer up to {MAX_INT}, not {value}")
+
+
+def check_length(field: str, value: str | None) -> None:
+    """Refuse a wiki, name or info_url longer than its column."""
+    if value is not None and len(value) > MAX_LENGTH[field]:
+        limit = MAX_LENGTH[field]
+        raise BadRequest(f"{field} must be at most {limit} characters, not {len(value)}")
+
 
 @dataclass(frozen=True)
 class CampaignStats:
@@ -78,6 +96,8 @@ def create_campaign(
     """Create an active campaign; a duplicate (wiki, name) needs `force`."""
     if not wiki.strip() or not name.strip():
         raise BadRequest("wiki and name must not be empty")
+    for field, text in (("wiki", wiki), ("name", name), ("info_url", info_url)):
+        check_length(field, text)
     if form not in known_forms:
         raise BadRequest(f"unknown form {form!r}; known forms: {', '.join(sorted(known_forms))}")
     check_view(view)
@@ -86,8 +106,7 @@ def create_campaign(
         ("tasks_per_assignment", tasks_per_assignment),
         ("workset_expiry", workset_expiry),
     ):
-        if value <= 0:
-            raise BadRequest(f"{field} must be a positive integer, not {value}")
+        check_number(field, value)
     if sampling not in SAMPLING_STRATEGIES:
         raise BadRequest(f"unknown sampling {sampling!r}; one of {', '.join(SAMPLING_STRATEGIES)}")
     taken = session.scalar(
@@ -244,16 +263,17 @@ def edit_campaign(
     if name is not None:
         if not name.strip():
             raise BadRequest("name must not be empty")
+        check_length("name", name)
         changes["name"] = name
     if info_url is not None:
+        check_length("info_url", info_url)
         changes["info_url"] = info_url or None
     for field, value in (
         ("labels_per_task", labels_per_task),
         ("tasks_per_assignment", tasks_per_assignment),
     ):
         if value is not None:
-            if value <= 0:
-                raise BadRequest(f"{field} must be a positive integer, not {value}")
+            check_number(field, value)
             changes[field] = value
     for field, value in changes.items():
         setattr(campaign, field, value)

@@ -29,14 +29,16 @@ def save_label(
 ) -> Label:
     """Store (or replace) the caller's label of a task in their own workset.
 
-    The label must fit the campaign's form (InvalidLabel names the field); a replaced
+    The workset must be the caller's and hold the task (NotFound, Forbidden), and the label
+    must then fit the campaign's form (InvalidLabel names the field); a replaced
     label is kept in the history. A skipped or released task cannot be labeled, nor one
     whose expired lease was already given to someone else.
     """
     moment = now or utcnow()
-    value = form.validate(data)
+    # Unknown or foreign worksets and tasks (404, 403) come before the label's own faults.
     workset = owned_workset(session, workset_id, user_id, campaign_id)
     row = lease(session, workset, task_id)
+    value = form.validate(data)
     if row.state == EXPIRED:
         raise Conflict(
             f"The lease on task_id={task_id} in workset_id={workset_id} expired; "

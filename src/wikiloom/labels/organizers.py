@@ -8,10 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wikiloom.db import insert_ignore, utcnow
+from wikiloom.errors import BadRequest
 from wikiloom.labels.campaigns import get_campaign
 from wikiloom.labels.events import record_event
 from wikiloom.labels.tables import CampaignOrganizer
 from wikiloom.labels.users import ensure_user
+
+#: The largest user id the users table holds (64-bit).
+MAX_USER_ID = 2**63 - 1
 
 
 def add_organizer(
@@ -23,6 +27,8 @@ def add_organizer(
     now: dt.datetime | None = None,
 ) -> None:
     """Make a user an organizer of a campaign (adding one twice changes nothing)."""
+    if not 0 < user_id <= MAX_USER_ID:
+        raise BadRequest(f"user_id must be a positive integer (a central user id), not {user_id}")
     moment = now or utcnow()
     get_campaign(session, campaign_id)
     ensure_user(session, user_id, now=moment)

@@ -16,6 +16,8 @@ from wikiloom.errors import BadRequest, Forbidden
 from wikiloom.labels.tables import Campaign
 
 GROUP = re.compile(r"[a-z0-9_-]{1,64}", re.IGNORECASE)
+#: The largest edit count a campaign can ask for (its column holds 32-bit integers).
+MAX_EDIT_COUNT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ def set_requirements(campaign: Campaign, requirements: Requirements) -> None:
     """Store new requirements on a campaign (checked first)."""
     if requirements.min_edit_count < 0:
         raise BadRequest(f"min_edit_count must not be negative, not {requirements.min_edit_count}")
+    if requirements.min_edit_count > MAX_EDIT_COUNT:
+        count = requirements.min_edit_count
+        raise BadRequest(f"min_edit_count must be at most {MAX_EDIT_COUNT}, not {count}")
     campaign.required_groups = list(requirements.groups) or None
     campaign.min_edit_count = requirements.min_edit_count
 

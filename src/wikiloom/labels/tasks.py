@@ -1,23 +1,28 @@
-"""Tasks: loading them into a campaign from JSON lines, all or nothing."""
+"""Tasks: loading them into a campaign from JSON lines, all or nothing; reading them back
+with their labels."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 import orjson
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from wikiloom.errors import BadRequest
 from wikiloom.labels.campaigns import get_campaign
 from wikiloom.labels.events import record_event
-from wikiloom.labels.tables import Task
+from wikiloom.labels.tables import Label, Task
 from wikiloom.labels.views import check_task_data
 
 BATCH_SIZE = 5000
+#: Rows fetched per round trip when tasks are read back as a stream.
+STREAM_BATCH = 1000
 
 
 def parse_task_lines(lines: Iterable[str | bytes], view: str) -> Iterator[Any]:
@@ -117,3 +122,41 @@ def _copy_writer(session: Session) -> _Writer:
             copy.write(payload if utf8 else payload.decode())
 
     return write
+
+
+@dataclass(frozen=True)
+class LabeledTask:
+    """A task with its current labels as (user id, time, value), in user id order."""
+
+    id: int
+    campaign_id: int
+    data: Any
+    labels: list[tuple[int, dt.datetime, Any]] = field(default_factory=list)
+
+
+def campaign_tasks(
+    session: Session, campaign_id: int, *, batch: int = STREAM_BATCH
+) -> Iterator[LabeledTask]:
+    """Yield a campaign's tasks with their labels, in id order, `batch` rows at a time.
+
+    One query, read through a server-side cursor (PostgreSQL, MariaDB) or SQLite's own
+    stepping, so memory stays flat whatever the campaign's size. The session must run no
+    other statement until the iterator is exhausted or closed.
+    """
+    query = (
+        select(Task.id, Task.campaign_id, Task.data, Label.user_id, Label.timestamp, Label.data)
+        .outerjoin(Label, Label.task_id == Task.id)
+        .where(Task.campaign_id == campaign_id)
+        .order_by(Task.id, Label.user_id)
+        .execution_options(yield_per=batch)
+    )
+    current: LabeledTask | None = None
+    for task_id, task_campaign, data, user_id, timestamp, value in session.execute(query):
+        if current is None or current.id != task_id:
+            if current is not None:
+                yield current
+            current = LabeledTask(task_id, task_campaign, data)
+        if user_id is not None:
+            current.labels.append((user_id, timestamp, value))
+    if current is not None:
+        yield current
