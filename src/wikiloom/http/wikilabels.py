@@ -19,7 +19,7 @@ from wikiloom.db import transaction
 from wikiloom.errors import BadRequest, Conflict, NotFound
 from wikiloom.http import wikilabels_objects as objects
 from wikiloom.http.deps import in_transaction
-from wikiloom.http.eligibility import ensure_eligible
+from wikiloom.http.eligibility import as_eligible, check_campaign
 from wikiloom.http.identity import require_user
 from wikiloom.http.openapi import RESPONSES, STATS, extra, flag, form_body
 from wikiloom.http.responses import respond, respond_streamed
@@ -37,6 +37,7 @@ from wikiloom.labels.worksets import (
     user_worksets,
     workset_tasks,
 )
+from wikiloom.wiki.users import WikiUser
 
 router = APIRouter(tags=["wikilabels"], responses=RESPONSES)
 Flags = Mapping[str, str]
@@ -171,10 +172,10 @@ async def assign(request: Request, wiki: str, campaign_id: int) -> Response:
     """Assign the caller a new workset; the form flags choose what comes back."""
     user_id = require_user(request)
     flags = await _flags(request)
-    await ensure_eligible(request, wiki, campaign_id)
 
-    def work(session: Session) -> dict[str, Any]:
+    def work(session: Session, known: WikiUser | None) -> dict[str, Any]:
         found = get_campaign(session, campaign_id, wiki)
+        check_campaign(request, found, known)
         workset = assign_workset(session, campaign_id, user_id)
         stats = flags.get("workset") == "stats"
         body: dict[str, Any] = {"workset": objects.worksets(session, [workset], stats)[0]}
@@ -184,7 +185,7 @@ async def assign(request: Request, wiki: str, campaign_id: int) -> Response:
         return body
 
     try:
-        return respond(request, await in_transaction(request, work, write=True))
+        return respond(request, await as_eligible(request, wiki, work))
     except Conflict as error:  # Wiki labels' words, then where to see how the campaign fares
         url = f"{request.base_url}campaigns/{wiki}/{campaign_id}/statistics/"
         raise Conflict(
