@@ -181,7 +181,8 @@ async def assign(request: Request, wiki: str, campaign_id: int) -> Response:
         body: dict[str, Any] = {"workset": objects.worksets(session, [workset], stats)[0]}
         body |= _includes(session, flags, campaign=found)
         if "tasks" in flags:
-            body["tasks"] = objects.tasks(session, workset_tasks(session, workset.id), user_id)
+            # A new workset's tasks carry no label of its owner (nobody gets a task twice).
+            body["tasks"] = [objects.task_record(t, []) for t in workset_tasks(session, workset.id)]
         return body
 
     try:

@@ -55,6 +55,11 @@ def label(row: Label) -> dict[str, Any]:
     }
 
 
+def task_record(task: Task | LabeledTask, labels: list[dict[str, Any]]) -> dict[str, Any]:
+    """A task object: exactly Wiki labels' keys."""
+    return {"id": task.id, "campaign_id": task.campaign_id, "data": task.data, "labels": labels}
+
+
 def tasks(
     session: Session, rows: Iterable[Task], only_user: int | None = None
 ) -> list[dict[str, Any]]:
@@ -68,14 +73,11 @@ def tasks(
         labels.setdefault(row.task_id, []).append(
             {"user_id": row.user_id, "timestamp": epoch(row.timestamp), "data": row.data}
         )
-    return [
-        {"id": t.id, "campaign_id": t.campaign_id, "data": t.data, "labels": labels.get(t.id, [])}
-        for t in found
-    ]
+    return [task_record(t, labels.get(t.id, [])) for t in found]
 
 
 def labeled_tasks(rows: Iterable[LabeledTask]) -> Iterator[dict[str, Any]]:
     """Task objects with every labeler's label, one at a time (the keys of `tasks`)."""
     for task in rows:
         labels = [{"user_id": u, "timestamp": epoch(t), "data": d} for u, t, d in task.labels]
-        yield {"id": task.id, "campaign_id": task.campaign_id, "data": task.data, "labels": labels}
+        yield task_record(task, labels)

@@ -315,15 +315,22 @@ def lease(session: Session, workset: Workset, task_id: int) -> WorksetTask:
     return row
 
 
-def complete_if_done(session: Session, workset: Workset) -> None:
-    """Close an open workset once none of its tasks is still leased."""
+def complete_if_done(session: Session, workset: Workset, leased: bool | None = None) -> None:
+    """Close an open workset once none of its tasks is still leased.
+
+    `leased` says whether some still are, when the caller read it under the workset's lock
+    (it is then not counted again).
+    """
     if workset.state != OPEN:
         return
-    leased = session.scalar(
-        select(func.count()).where(
-            WorksetTask.workset_id == workset.id, WorksetTask.state == LEASED
+    if leased is None:
+        leased = bool(
+            session.scalar(
+                select(func.count()).where(
+                    WorksetTask.workset_id == workset.id, WorksetTask.state == LEASED
+                )
+            )
         )
-    )
     if not leased:
         _close_workset(session, workset, COMPLETE)
 
