@@ -402,6 +402,52 @@ def _labeler(
     return measured
 
 
+def run_together(
+    users: Sequence[int],
+    seconds: float,
+    think: float,
+    ready: Callable[[], object],
+    body: Callable[[int, Callable[[], float]], None],
+) -> tuple[float, float]:
+    """Run `body(user, start)` in one thread per user, all released at the same moment.
+
+    Each thread connects, then calls `start()`: it waits until every thread has connected and
+    `ready()` has run (in a client process: the other processes are ready too), then returns
+    the thread's deadline, `seconds` from now; with `think`, people then arrive at random
+    moments, not all at once. Answers the wall and CPU seconds of the run in this process.
+    """
+    connected = threading.Barrier(len(users) + 1)
+    go = threading.Event()
+    window = [seconds]  # set to 0 when the start failed: the threads then stop at once
+
+    def start_of(user: int) -> Callable[[], float]:
+        def start() -> float:
+            connected.wait(timeout=600)
+            go.wait()
+            deadline = time.perf_counter() + window[0]
+            if think and window[0]:
+                time.sleep(random.Random(-user).uniform(0, min(think * 10, seconds / 3)))
+            return deadline
+
+        return start
+
+    threads = [threading.Thread(target=body, args=(user, start_of(user))) for user in users]
+    for thread in threads:
+        thread.start()
+    try:
+        connected.wait(timeout=600)
+        ready()
+    except BaseException:
+        window[0] = 0.0
+        raise
+    finally:
+        began, cpu = time.perf_counter(), time.process_time()
+        go.set()
+        for thread in threads:
+            thread.join()
+    return time.perf_counter() - began, time.process_time() - cpu
+
+
 #: Each client process warms up as user WARM_UP_USERS + its first labeler's id.
 WARM_UP_USERS = 1_000_000_000
 
@@ -428,45 +474,25 @@ def _run_threads(
     factory = session_factory(engine)
     _labeler(factory, campaign_id, WARM_UP_USERS + users[0], float("inf"), 0.0, rounds=1)
     lock = threading.Lock()
-    connected = threading.Barrier(len(users) + 1)
-    go = threading.Event()
-    window = [seconds]  # set to 0 when the start failed: the threads then stop at once
 
-    def run(user_id: int) -> None:
+    def run(user_id: int, start: Callable[[], float]) -> None:
         with factory() as session:  # open this thread's connection before the clock starts
             try:
                 session.execute(text("SELECT 1"))
             except Exception as error:  # e.g. the server's max_connections: run without it
                 with lock:
                     result.errors[f"connect: {type(error).__name__}: {error}"[:200]] += 1
-            connected.wait(timeout=600)
-            go.wait()
-            deadline = time.perf_counter() + window[0]
             session.rollback()
-        if think and window[0]:  # people arrive at random moments, not all at once
-            time.sleep(random.Random(-user_id).uniform(0, min(think * 10, seconds / 3)))
+            deadline = start()
         measured = _labeler(factory, campaign_id, user_id, deadline, think)
         with lock:
             result.assign.extend(measured.assign)
             result.label.extend(measured.label)
             result.errors.update(measured.errors)
 
-    threads = [threading.Thread(target=run, args=(user,)) for user in users]
-    for thread in threads:
-        thread.start()
     try:
-        connected.wait(timeout=600)
-        ready()
-    except BaseException:
-        window[0] = 0.0
-        raise
+        result.wall, result.client_cpu_seconds = run_together(users, seconds, think, ready, run)
     finally:
-        began, cpu = time.perf_counter(), time.process_time()
-        go.set()
-        for thread in threads:
-            thread.join()
-        result.wall = time.perf_counter() - began
-        result.client_cpu_seconds = time.process_time() - cpu
         engine.dispose()
     return result
 

@@ -32,6 +32,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,7 @@ from common import (
     load_campaign,
     note,
     parser,
+    run_together,
     server_settings,
     tiers,
     violation_counts,
@@ -130,42 +132,20 @@ def _run_clients(
     """Run one client thread per user in this process; `ready()` runs once all logged in."""
     run = Run()
     lock = threading.Lock()
-    logged_in = threading.Barrier(len(users) + 1)
-    go = threading.Event()
-    window = [seconds]
 
-    def one(user: int) -> None:
+    def one(user: int, start: Callable[[], float]) -> None:
         mine = Run()
         with httpx.Client(base_url=base_url, timeout=60) as client:
             try:
                 dev_login(client, user)
             except httpx.HTTPError as error:
                 mine.errors[f"login: {type(error).__name__}: {error}"[:160]] += 1
-            logged_in.wait(timeout=600)
-            go.wait()
-            deadline = time.perf_counter() + window[0]
-            if think and window[0]:  # people arrive at random moments, not all at once
-                time.sleep(random.Random(-user).uniform(0, min(think * 10, seconds / 3)))
+            deadline = start()
             _client_loop(client, campaign, user, deadline, think, mine)
         with lock:
             run.merge(mine)
 
-    threads = [threading.Thread(target=one, args=(user,)) for user in users]
-    for thread in threads:
-        thread.start()
-    try:
-        logged_in.wait(timeout=600)
-        ready()
-    except BaseException:
-        window[0] = 0.0
-        raise
-    finally:
-        began, cpu = time.perf_counter(), time.process_time()
-        go.set()
-        for thread in threads:
-            thread.join()
-        run.wall = time.perf_counter() - began
-        run.client_cpu_seconds = time.process_time() - cpu
+    run.wall, run.client_cpu_seconds = run_together(users, seconds, think, ready, one)
     return run
 
 
