@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wikiloom.errors import NotFound
-from wikiloom.wiki.registry import api_url, wikimedia_host
+from wikiloom.wiki.registry import api_url, wikimedia_dbname, wikimedia_host
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,7 @@ from wikiloom.wiki.registry import api_url, wikimedia_host
 )
 def test_wikimedia_dbnames_name_their_hosts(dbname: str, host: str) -> None:
     assert wikimedia_host(dbname) == host
+    assert wikimedia_dbname(host) == dbname
     assert api_url(dbname) == f"https://{host}/w/api.php"
 
 
@@ -38,3 +39,9 @@ def test_configured_wikis_come_first_and_unknown_names_are_refused() -> None:
     for bad in ("", "wiki", "Enwiki", "en.wikipedia.org", "9wiki"):
         with pytest.raises(NotFound, match="unknown wiki"):
             api_url(bad)
+
+
+def test_hosts_that_are_not_wikimedia_wikis_have_no_dbname() -> None:
+    for host in ("example.org", "www.wikipedia.org", "m.wikipedia.org", "wikipedia.org"):
+        assert wikimedia_dbname(host) is None
+    assert wikimedia_dbname("https://EN.wikipedia.org/wiki/Loom") == "enwiki"

@@ -1,4 +1,4 @@
-"""Which wiki a dbname names: Wikimedia's naming rules plus configured custom wikis."""
+"""Which wiki a dbname names, and back: Wikimedia's naming rules plus configured wikis."""
 
 from __future__ import annotations
 
@@ -47,6 +47,20 @@ def wikimedia_host(dbname: str) -> str | None:
         if language != dbname and LANGUAGE.fullmatch(language):
             return f"{language.replace('_', '-')}.{domain}"
     return None
+
+
+def wikimedia_dbname(host: str) -> str | None:
+    """The dbname of a Wikimedia host (`en.wikipedia.org` -> `enwiki`), or None."""
+    host = host.lower().removeprefix("https://").split("/")[0]
+    for dbname, special in SPECIAL_HOSTS.items():
+        if host == special:
+            return dbname
+    language, _, domain = host.partition(".")
+    suffix = {project_domain: name for name, project_domain in PROJECTS.items()}.get(domain)
+    if suffix is None or language in ("www", "m"):
+        return None
+    dbname = f"{language.replace('-', '_')}{suffix}"
+    return dbname if wikimedia_host(dbname) == host else None
 
 
 def api_url(dbname: str, custom: Mapping[str, str] | None = None) -> str:
