@@ -84,3 +84,39 @@ class WikiError(AppError):
     def __init__(self, message: str, api_code: str) -> None:
         super().__init__(message)
         self.api_code = api_code
+
+
+class RevisionProblem(AppError):
+    """A revision cannot be used as asked; not retryable. Named as ORES names it."""
+
+    code = "revision problem"
+    status = 422
+
+    def __init__(self, message: str, rev_id: int) -> None:
+        super().__init__(message)
+        self.rev_id = rev_id
+
+
+class RevisionNotFound(RevisionProblem):
+    """The revision does not exist, or was deleted with its page."""
+
+    code = "RevisionNotFound"
+    status = 404
+
+
+class TextDeleted(RevisionProblem):
+    """The revision's text (or its parent's) is hidden by revision deletion."""
+
+    code = "TextDeleted"
+
+
+class CommentDeleted(RevisionProblem):
+    """The revision's edit summary is hidden by revision deletion."""
+
+    code = "CommentDeleted"
+
+
+class UserDeleted(RevisionProblem):
+    """The revision's editor is hidden by revision deletion."""
+
+    code = "UserDeleted"
