@@ -13,19 +13,9 @@ import httpx
 import pytest
 
 from tests.support.mediawiki import MediaWiki
+from tests.wiki.conftest import AGENT, client_of
 from wikiloom.errors import WikiError, WikiUnavailable
 from wikiloom.wiki.client import WikiClient
-
-AGENT = "wikiloom-tests/0.1 (https://example.org/wikiloom; tests@example.org)"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def client_of(wiki: MediaWiki, **options: float | int | None) -> WikiClient:
-    return WikiClient(AGENT, custom_wikis={wiki.dbname: wiki.api_url}, **options)  # type: ignore[arg-type]
 
 
 @pytest.mark.anyio

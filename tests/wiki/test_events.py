@@ -20,17 +20,12 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from tests.support.mediawiki import MediaWiki
+from tests.wiki.conftest import AGENT
 from wikiloom.errors import NotConfigured, WikiError, WikiUnavailable
 from wikiloom.wiki.client import WikiClient
 from wikiloom.wiki.events import EventStream, RecentChangesPoller, WikiChange, parse_change
 
-AGENT = "wikiloom-tests/0.1 (https://example.org/wikiloom; tests@example.org)"
 TOPIC = "eqiad.mediawiki.page_change.v1"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def page_change_event(rev_id: int, *, domain: str = "www.wikidata.org") -> dict[str, Any]:

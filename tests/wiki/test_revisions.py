@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.mediawiki import MediaWiki
+from tests.wiki.conftest import AGENT, client_of
 from wikiloom.errors import (
     CommentDeleted,
     RevisionNotFound,
@@ -18,19 +19,7 @@ from wikiloom.errors import (
     TextDeleted,
     UserDeleted,
 )
-from wikiloom.wiki.client import WikiClient
 from wikiloom.wiki.revisions import Revision, fetch_revisions, hidden_problem
-
-AGENT = "wikiloom-tests/0.1 (https://example.org/wikiloom; tests@example.org)"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def client_of(wiki: MediaWiki) -> WikiClient:
-    return WikiClient(AGENT, custom_wikis={wiki.dbname: wiki.api_url})
 
 
 def revision(found: dict[int, Revision | RevisionProblem], rev_id: int) -> Revision:

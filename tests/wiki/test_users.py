@@ -5,20 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.support.mediawiki import MediaWiki
+from tests.wiki.conftest import AGENT, client_of
 from wikiloom.errors import NotConfigured, WikiError, WikiUnavailable
 from wikiloom.wiki.client import WikiClient
 from wikiloom.wiki.users import fetch_users
-
-AGENT = "wikiloom-tests/0.1 (https://example.org/wikiloom; tests@example.org)"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def client_of(wiki: MediaWiki) -> WikiClient:
-    return WikiClient(AGENT, custom_wikis={wiki.dbname: wiki.api_url})
 
 
 @pytest.mark.anyio
