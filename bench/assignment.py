@@ -26,6 +26,7 @@ from typing import Any
 from common import (
     Labelers,
     emit,
+    emit_invariants,
     fresh_database,
     latency_summary,
     load_campaign,
@@ -34,7 +35,6 @@ from common import (
     run_labelers,
     server_settings,
     tiers,
-    violation_counts,
 )
 
 GOAL_P99_MS = 25.0
@@ -128,16 +128,7 @@ def main() -> None:
                     run, runs["closed", 1], loop, labelers, think, {**context, "seconds": length}
                 )
             note(f"{tier}: checking invariants")
-            found = violation_counts(url)
-            emit(
-                "assignment.invariant_violations",
-                sum(found.values()),
-                "rows",
-                checks=found,
-                goal=0,
-                goal_met=not found,
-                **context,
-            )
+            emit_invariants("assignment.invariant_violations", url, **context)
 
 
 if __name__ == "__main__":

@@ -694,3 +694,9 @@ def violation_counts(url: str) -> dict[str, int]:
         found = violations(session, utcnow())
     engine.dispose()
     return found
+
+
+def emit_invariants(figure: str, url: str, **context: Any) -> None:
+    """Check the invariants over the database and print `figure`: the rows breaking them."""
+    found = violation_counts(url)
+    emit(figure, sum(found.values()), "rows", checks=found, goal=0, goal_met=not found, **context)

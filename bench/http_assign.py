@@ -44,6 +44,7 @@ from common import (
     GOOD_LABEL,
     cpu_snapshot,
     emit,
+    emit_invariants,
     fresh_database,
     latency_summary,
     load_campaign,
@@ -52,7 +53,6 @@ from common import (
     run_together,
     server_settings,
     tiers,
-    violation_counts,
 )
 from http_server import Server, dev_login, serve
 
@@ -341,16 +341,7 @@ def main() -> None:
                         if clients == 1:
                             baseline = run
                     note(f"server log tail: {server.stderr()[-500:]!r}")
-            found = violation_counts(url)
-            emit(
-                "http_assign.invariant_violations",
-                sum(found.values()),
-                "rows",
-                checks=found,
-                goal=0,
-                goal_met=not found,
-                **shared,
-            )
+            emit_invariants("http_assign.invariant_violations", url, **shared)
 
 
 if __name__ == "__main__":
