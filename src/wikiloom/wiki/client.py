@@ -223,16 +223,20 @@ class WikiClient:
             params["bot"] = 1
         if base_rev_id is not None:
             params["baserevid"] = base_rev_id
+        body = await self.post_with_token(wiki, params)
+        result: dict[str, Any] = body["edit"]
+        if result.get("result") != "Success":
+            raise WikiError(f"{wiki} did not save {title}: {result}", "editfailed")
+        return result
+
+    async def post_with_token(self, wiki: str, params: Params) -> dict[str, Any]:
+        """POST a write with the CSRF token; a stale token (`badtoken`) is refreshed once."""
         for refresh in (False, True):
-            params["token"] = await self.csrf_token(wiki, refresh=refresh)
+            token = await self.csrf_token(wiki, refresh=refresh)
             try:
-                body = await self.post(wiki, params)
+                return await self.post(wiki, {**params, "token": token})
             except WikiError as error:
                 if error.api_code == "badtoken" and not refresh:
                     continue
                 raise
-            result: dict[str, Any] = body["edit"]
-            if result.get("result") != "Success":
-                raise WikiError(f"{wiki} did not save {title}: {result}", "editfailed")
-            return result
         raise AssertionError("unreachable")  # pragma: no cover
