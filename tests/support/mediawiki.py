@@ -1,8 +1,9 @@
 """A real MediaWiki for integration tests: Debian's package, SQLite, served by `php -S`.
 
 The session-scoped `mediawiki` fixture installs a fresh wiki into a temporary folder, serves
-it on a free loopback port, seeds users, pages with several revisions and a bot password, and
-yields a frozen `MediaWiki` describing it. Tests that use it are marked `mediawiki`
+it on a free loopback port, seeds users, pages with several revisions, photos uploaded into a
+small category tree and a bot password, imports the 206-page enwiki sample dump, and yields a
+frozen `MediaWiki` describing it. Tests that use it are marked `mediawiki`
 (`pytest -m mediawiki` runs just them). Where PHP or MediaWiki is missing the fixture skips
 (run `scripts/install-system`); with CI=true it fails instead.
 
@@ -32,7 +33,7 @@ import pytest
 
 MEDIAWIKI_DIR_ENV = "WIKILOOM_TEST_MEDIAWIKI_DIR"
 DEFAULT_MEDIAWIKI_DIR = "/usr/share/mediawiki"
-PHP_MODULES = ("intl", "mbstring", "pdo_sqlite", "xml", "curl")
+PHP_MODULES = ("intl", "mbstring", "pdo_sqlite", "xml", "curl", "gd")
 USER_AGENT = "wikiloom-tests/0.1 (https://github.com/wikiloom/wikiloom; tests)"
 STARTUP_TIMEOUT = 20.0
 SERVER_WORKERS = 4
@@ -44,6 +45,9 @@ BOT_APP = "app"
 BOT_PASSWORD = "wikiloomtestsbotpassword00000001"  # 32 characters, as MediaWiki generates
 BOT_GRANTS = ("basic", "editpage", "highvolume", "createeditmovepage")
 ANONYMOUS_IP = "127.0.0.1"
+DATA = Path(__file__).resolve().parent.parent / "data"
+SAMPLE_DUMP = DATA / "enwiki_sample" / "enwiki-sample-206-pages.xml.bz2"
+FACES = DATA / "faces"
 
 # Seeded accounts: name -> explicit groups. Their edits come from SEED_EDITS below.
 SEED_USERS: Mapping[str, frozenset[str]] = MappingProxyType(
@@ -97,6 +101,24 @@ SEED_EDITS: tuple[SeedEdit, ...] = (
     SeedEdit("Weaving", "Regular", "Name the warp and the weft", WEAVING_V3),
 )
 
+
+@dataclass(frozen=True)
+class SeedCategory:
+    """A category page made while seeding: its parents and the photos uploaded into it."""
+
+    name: str
+    parents: tuple[str, ...]
+    files: tuple[str, ...]
+
+
+# A category tree with a cycle (Portraits -> Presidents -> Obama and Biden -> Portraits), for
+# crawls with a depth limit. Files are the photos of tests/data/faces, uploaded as `File:<Name>`.
+SEED_CATEGORIES: tuple[SeedCategory, ...] = (
+    SeedCategory("Portraits", ("Obama and Biden",), ("biden.jpg", "biden2.jpg")),
+    SeedCategory("Presidents", ("Portraits",), ("obama.jpg", "obama2.jpg")),
+    SeedCategory("Obama and Biden", ("Presidents",), ("obama_and_biden.jpg",)),
+)
+
 LOCAL_SETTINGS = """
 # --- wikiloom test settings ---
 $wgMainCacheType = CACHE_NONE;
@@ -111,6 +133,30 @@ $wgGroupPermissions['*']['edit'] = true;
 $wgGroupPermissions['*']['createpage'] = true;
 $wgGroupPermissions['sysop']['deleterevision'] = true;
 $wgShowExceptionDetails = true;
+$wgEnableUploads = true;
+$wgUploadDirectory = {images};
+$wgUploadPath = "/images";
+$wgUseImageMagick = false;  // thumbnails by PHP's GD
+$wgMaxImageArea = 1.25e7;
+"""
+
+# `php -S` serves the uploads (outside MediaWiki's folder) under /images/; the rest as usual.
+ROUTER = """<?php
+$images = {images};
+$path = rawurldecode(parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH));
+if (strncmp($path, '/images/', 8) !== 0) {{
+    return false;
+}}
+$file = realpath($images . '/' . substr($path, 8));
+if ($file === false || strncmp($file, $images . '/', strlen($images) + 1) !== 0
+    || !is_file($file)) {{
+    http_response_code(404);
+    return true;
+}}
+header('Content-Type: ' . mime_content_type($file));
+header('Content-Length: ' . filesize($file));
+readfile($file);
+return true;
 """
 
 
@@ -157,6 +203,16 @@ class SeededPage:
 
 
 @dataclass(frozen=True)
+class SeededFile:
+    """An uploaded photo: its file page and the categories it was put in."""
+
+    title: str
+    page_id: int
+    categories: tuple[str, ...]
+    path: Path = field(repr=False)
+
+
+@dataclass(frozen=True)
 class MediaWiki:
     """A running test wiki: where it answers, who is on it and what it holds."""
 
@@ -169,6 +225,8 @@ class MediaWiki:
     bot: BotPassword
     users: Mapping[str, WikiUser]
     pages: Mapping[str, SeededPage]
+    files: Mapping[str, SeededFile]
+    sample_titles: tuple[str, ...]
     root: Path = field(repr=False)
     config_file: Path = field(repr=False)
     mediawiki_dir: Path = field(repr=False)
@@ -309,15 +367,28 @@ def install_wiki(mediawiki_dir: Path, root: Path, server: str) -> Path:
     config_file = conf / "LocalSettings.php"
     if done.returncode != 0 or not config_file.is_file():
         raise RuntimeError(f"install.php failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    images = root / "images"
+    images.mkdir()
     with config_file.open("a") as settings:
-        settings.write(LOCAL_SETTINGS.format(autoconfirm_count=AUTOCONFIRM_COUNT))
+        settings.write(
+            LOCAL_SETTINGS.format(autoconfirm_count=AUTOCONFIRM_COUNT, images=php_string(images))
+        )
+    (root / "router.php").write_text(ROUTER.format(images=php_string(images)))
     return config_file
+
+
+def php_string(path: Path) -> str:
+    """A path as a single-quoted PHP string literal."""
+    return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def start_server(
     mediawiki_dir: Path, config_file: Path, port: int, log: Path
 ) -> subprocess.Popen[bytes]:
-    """Serve MediaWiki with PHP's built-in server on loopback, in its own process group."""
+    """Serve MediaWiki with PHP's built-in server on loopback, in its own process group.
+
+    The router script beside `config_file`'s folder serves the uploads under /images/.
+    """
     env = {
         **os.environ,
         "MW_CONFIG_FILE": str(config_file),
@@ -325,7 +396,7 @@ def start_server(
     }
     with log.open("wb") as output:
         return subprocess.Popen(
-            ["php", "-S", f"127.0.0.1:{port}"],
+            ["php", "-S", f"127.0.0.1:{port}", str(config_file.parent.parent / "router.php")],
             cwd=mediawiki_dir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -396,7 +467,7 @@ def anonymous_edit(client: httpx.Client, edit: SeedEdit) -> None:
 
 
 def seed(mediawiki_dir: Path, config_file: Path, client: httpx.Client) -> None:
-    """Create the seeded accounts, edits and the admin's bot password."""
+    """Create the seeded accounts, edits, files, categories and the admin's bot password."""
 
     def maintenance(script: str, *args: str, stdin: str | None = None) -> str:
         return run_maintenance(mediawiki_dir, config_file, script, *args, stdin=stdin)
@@ -420,6 +491,38 @@ def seed(mediawiki_dir: Path, config_file: Path, client: httpx.Client) -> None:
             *("--user", edit.user, "--summary", edit.summary, *flags, edit.title),
             stdin=edit.text,
         )
+    seed_files(mediawiki_dir, config_file)
+
+
+def seed_files(mediawiki_dir: Path, config_file: Path) -> None:
+    """Upload the photos into their categories and create the category pages."""
+    uploads = config_file.parent.parent / "uploads"
+    for category in SEED_CATEGORIES:
+        folder = uploads / category.name
+        folder.mkdir(parents=True)
+        for name in category.files:
+            shutil.copy(FACES / name, folder / name)
+        run_maintenance(
+            mediawiki_dir,
+            config_file,
+            "importImages.php",
+            f"--comment=A photo for wikiloom's tests. [[Category:{category.name}]]",
+            f"--user={ADMIN}",
+            str(folder),
+        )
+        run_maintenance(
+            mediawiki_dir,
+            config_file,
+            "edit.php",
+            *("--user", ADMIN, "--summary", "Category", f"Category:{category.name}"),
+            stdin="".join(f"[[Category:{parent}]]\n" for parent in category.parents),
+        )
+
+
+def file_title(name: str) -> str:
+    """The title MediaWiki gives an upload: `obama_and_biden.jpg` -> `File:Obama and biden.jpg`."""
+    name = name.replace("_", " ")
+    return f"File:{name[:1].upper()}{name[1:]}"
 
 
 def password_of(name: str) -> str:
@@ -484,6 +587,37 @@ def describe_pages(client: httpx.Client) -> dict[str, SeededPage]:
     return pages
 
 
+def describe_files(client: httpx.Client) -> dict[str, SeededFile]:
+    """Read the uploaded files' page ids back from the wiki."""
+    titles = {
+        file_title(name): (category.name, FACES / name)
+        for category in SEED_CATEGORIES
+        for name in category.files
+    }
+    answer = client.get(
+        "api.php", params={"action": "query", "titles": "|".join(titles), "prop": "info"}
+    ).json()
+    files = {}
+    for page in answer["query"]["pages"]:
+        if page.get("missing"):
+            raise RuntimeError(f"the upload of {page['title']!r} did not happen")
+        category, path = titles[page["title"]]
+        files[page["title"]] = SeededFile(
+            title=page["title"], page_id=int(page["pageid"]), categories=(category,), path=path
+        )
+    return files
+
+
+def sample_titles() -> tuple[str, ...]:
+    """The titles of the pages of the enwiki sample dump."""
+    xml = read_dump(SAMPLE_DUMP)
+    return tuple(
+        html.unescape(line.strip()[7:].split(b"</title>")[0].decode())
+        for line in xml.splitlines()
+        if line.strip().startswith(b"<title>")
+    )
+
+
 @pytest.fixture(scope="session")
 def mediawiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaWiki]:
     """A fresh, seeded MediaWiki served on loopback for the whole session."""
@@ -500,7 +634,8 @@ def mediawiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaWiki]:
             seed(mediawiki_dir, config_file, client)
             users = describe_users(client)
             pages = describe_pages(client)
-        yield MediaWiki(
+            files = describe_files(client)
+        wiki = MediaWiki(
             server=server,
             api_url=f"{server}/api.php",
             index_url=f"{server}/index.php",
@@ -515,10 +650,14 @@ def mediawiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaWiki]:
             ),
             users=MappingProxyType(users),
             pages=MappingProxyType(pages),
+            files=MappingProxyType(files),
+            sample_titles=sample_titles(),
             root=root,
             config_file=config_file,
             mediawiki_dir=mediawiki_dir,
         )
+        wiki.import_dump(SAMPLE_DUMP)  # about 2 s: no link updates
+        yield wiki
     finally:
         stop_server(process)
 

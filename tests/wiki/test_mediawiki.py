@@ -229,3 +229,28 @@ def test_an_imported_dump_subset_has_its_revisions(mediawiki: MediaWiki, api: ht
     assert latest["parentid"] > 0
     assert latest["slots"]["main"]["content"] == "Imported loom is a word & a page."
     assert latest["user"] == "192.0.2.7"
+
+
+def test_the_enwiki_sample_is_imported(mediawiki: MediaWiki, api: httpx.Client) -> None:
+    assert len(mediawiki.sample_titles) == 206
+    assert "Anarchism" in mediawiki.sample_titles
+    titles = mediawiki.sample_titles[:50]
+    pages = query(api, prop="revisions", titles="|".join(titles), rvprop="ids")["pages"]
+    assert len(pages) == 50  # type: ignore[arg-type]
+    assert all(page["revisions"][0]["revid"] > 0 for page in pages)  # type: ignore[attr-defined]
+
+
+def test_photos_are_uploaded_into_a_category_tree(mediawiki: MediaWiki, api: httpx.Client) -> None:
+    assert set(mediawiki.files) == {
+        "File:Biden.jpg",
+        "File:Biden2.jpg",
+        "File:Obama.jpg",
+        "File:Obama2.jpg",
+        "File:Obama and biden.jpg",
+    }
+    members = query(api, list="categorymembers", cmtitle="Category:Portraits", cmprop="title")
+    titles = {row["title"] for row in members["categorymembers"]}  # type: ignore[attr-defined]
+    assert titles == {"File:Biden.jpg", "File:Biden2.jpg", "Category:Presidents"}
+    parents = query(api, prop="categories", titles="Category:Portraits")["pages"]
+    assert parents[0]["categories"][0]["title"] == "Category:Obama and Biden"  # type: ignore[index]
+    assert api.get(f"{mediawiki.server}/images/no/such/photo.jpg").status_code == 404
