@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.mediawiki import MediaWiki
+from tests.support.mediawiki import MediaWiki, history_dump
 from tests.wiki.conftest import AGENT, client_of
 from wikiloom.errors import (
     CommentDeleted,
@@ -169,32 +169,6 @@ async def test_deleted_revisions_text_comment_and_user_are_reported(mediawiki: M
     assert isinstance(found[gone_id], RevisionNotFound)
 
 
-def history_dump(prefix: str, pages: int, revisions: int) -> bytes:
-    """An XML dump of `pages` pages with `revisions` revisions each, by IPs and external users."""
-    parts = [
-        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" '
-        'xml:lang="en">\n'
-    ]
-    for p in range(pages):
-        parts.append(f"<page><title>{prefix} {p}</title><ns>0</ns>\n")
-        for r in range(revisions):
-            contributor = (
-                f"<ip>10.0.{p}.{r % 200}</ip>"
-                if r % 2
-                else f"<username>Importee {r % 7}</username><id>{1000 + r % 7}</id>"
-            )
-            parts.append(
-                f"<revision><timestamp>2020-01-{1 + p % 28:02d}T00:{r // 60:02d}:{r % 60:02d}Z"
-                f"</timestamp><contributor>{contributor}</contributor>"
-                f"<comment>Edit {r}</comment><model>wikitext</model><format>text/x-wiki</format>"
-                f'<text xml:space="preserve">Page {p}, version {r}. {"Lorem ipsum. " * 20}'
-                "</text></revision>\n"
-            )
-        parts.append("</page>\n")
-    parts.append("</mediawiki>\n")
-    return "".join(parts).encode()
-
-
 @pytest.mark.anyio
 async def test_a_thousand_revisions_cost_under_a_tenth_of_a_request_each(
     mediawiki: MediaWiki,
@@ -228,3 +202,39 @@ async def test_a_thousand_revisions_cost_under_a_tenth_of_a_request_each(
     sample = revision(found, wanted[-1])
     assert sample.parent_text is not None
     assert sample.parent_text.startswith("Page 19, version 98.")
+
+
+@pytest.mark.anyio
+async def test_imported_edits_by_local_accounts_come_with_their_editors(
+    mediawiki: MediaWiki,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    editors = [f"Local {tag} {n}" for n in range(3)]
+    mediawiki.create_users(editors)
+    mediawiki.import_dump(history_dump(f"Attributed {tag}", pages=1, revisions=6, editors=editors))
+    client = client_of(mediawiki)
+    body = await client.get(
+        mediawiki.dbname,
+        {
+            "action": "query",
+            "prop": "revisions",
+            "titles": f"Attributed {tag} 0",
+            "rvprop": "ids",
+            "rvdir": "newer",
+            "rvlimit": "max",
+        },
+    )
+    rev_ids = [rev["revid"] for rev in body["query"]["pages"][0]["revisions"]]
+    client.requests = 0
+    found = await fetch_revisions(client, mediawiki.dbname, rev_ids)
+    await client.aclose()
+    assert client.requests == 2  # the revisions with their parents, then the three editors
+    named = [revision(found, rev_id) for rev_id in rev_ids[::2]]
+    assert [r.user_name for r in named] == editors
+    for record in named:
+        assert record.user is not None
+        assert record.user.exists
+        assert record.user_id == record.user.user_id
+        assert record.user_id > 0
+        assert record.user.registration is not None
+    assert [revision(found, rev_id).anonymous for rev_id in rev_ids] == [False, True] * 3
