@@ -78,9 +78,9 @@ async def category_members(
     """Yield the members of a category and of its subcategories down to `depth`, each once.
 
     The tree is walked breadth first, one `list=categorymembers` query (`batch` members a
-    request, 500 at most, with continuation) per category, visiting each category once however often it is linked
-    (cycles are common on Commons) and at most `max_categories` of them. `kinds` chooses what
-    is yielded: `file`, `page`, `subcat`.
+    request, 500 at most, with continuation) per category, visiting each category once
+    however often it is linked (cycles are common on Commons) and at most `max_categories`
+    of them. `kinds` chooses what is yielded: `file`, `page`, `subcat`.
     """
     if depth < 0:
         raise BadRequest(f"depth must be 0 or more, not {depth}")
