@@ -20,7 +20,7 @@ import orjson
 from common import emit, machine
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("task_inserts", "assignment", "labels", "http_tasks", "http_assign")
+SCRIPTS = ("task_inserts", "assignment", "labels", "http_tasks", "http_assign", "wiki_revisions")
 
 
 def main() -> int:

@@ -252,10 +252,9 @@ class MediaWiki:
 
     def create_users(self, names: Iterable[str]) -> None:
         """Create accounts (without passwords) in one PHP process: hundreds a second."""
-        quoted = ", ".join(php_literal(name) for name in names)
-        self.maintenance(
-            "eval.php", stdin=f"foreach ([{quoted}] as $name) {{ User::createNew($name); }}\n"
-        )
+        # eval.php runs its input line by line (lines of at most 1 KiB): one statement a line.
+        lines = "".join(f"User::createNew({php_literal(name)});\n" for name in names)
+        self.maintenance("eval.php", stdin=lines)
 
 
 def history_dump(

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -26,6 +27,7 @@ from wikiloom.wiki.client import WikiClient
 from wikiloom.wiki.events import EventStream, RecentChangesPoller, WikiChange, parse_change
 
 TOPIC = "eqiad.mediawiki.page_change.v1"
+FIXTURES = Path(__file__).parent.parent / "data" / "api_fixtures"
 
 
 def page_change_event(rev_id: int, *, domain: str = "www.wikidata.org") -> dict[str, Any]:
@@ -148,6 +150,22 @@ def test_the_three_shapes_parse_into_one_record() -> None:
     )
     assert edited.timestamp == datetime.fromtimestamp(1782121690, UTC)
     assert (edited.user_text, edited.bot) == ("192.0.2.7", False)
+
+
+def test_the_captured_production_event_parses() -> None:
+    captured = json.loads((FIXTURES / "sample_page_change_event.json").read_text())
+    change = parse_change(captured, "captured")
+    assert change is not None
+    assert (change.wiki, change.page_id, change.title, change.kind) == (
+        "wikidatawiki",
+        60683518,
+        "Q60828333",
+        "edit",
+    )
+    revision = captured["event"]["revision"]
+    assert (change.rev_id, change.parent_id) == (revision["rev_id"], revision["rev_parent_id"])
+    assert (change.user_text, change.bot) == ("Spain Up Your Life", False)
+    assert change.timestamp == datetime(2026, 6, 22, 9, 48, 10, tzinfo=UTC)
 
 
 def test_canaries_logs_and_foreign_events_are_skipped() -> None:
