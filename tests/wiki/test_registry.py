@@ -24,6 +24,12 @@ from wikiloom.wiki.registry import api_url, wikimedia_dbname, wikimedia_host
         ("metawiki", "meta.wikimedia.org"),
         ("specieswiki", "species.wikimedia.org"),
         ("mediawikiwiki", "www.mediawiki.org"),
+        ("testwiki", "test.wikipedia.org"),
+        ("enwikinews", "en.wikinews.org"),
+        ("itwikiquote", "it.wikiquote.org"),
+        ("eswikiversity", "es.wikiversity.org"),
+        ("dewikimedia", "de.wikimedia.org"),
+        ("foundationwiki", "foundation.wikimedia.org"),
     ],
 )
 def test_wikimedia_dbnames_name_their_hosts(dbname: str, host: str) -> None:

@@ -33,6 +33,7 @@ PROJECTS = {
     "wikisource": "wikisource.org",
     "wikiversity": "wikiversity.org",
     "wikivoyage": "wikivoyage.org",
+    "wikimedia": "wikimedia.org",  # chapters: dewikimedia -> de.wikimedia.org
     "wiki": "wikipedia.org",
 }
 LANGUAGE = re.compile(r"[a-z][a-z0-9_]*")
