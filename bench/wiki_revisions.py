@@ -37,30 +37,6 @@ AGENT = "wikiloom-bench/0.1 (https://example.org/wikiloom; bench@example.org)"
 PAGES, REVISIONS, EDITORS = 20, 100, 200
 
 
-def history(wiki: MediaWiki, prefix: str, pages: int) -> list[int]:
-    """The rev_ids of the imported pages, oldest first, page after page."""
-    import httpx
-
-    rev_ids: list[int] = []
-    with httpx.Client(headers={"User-Agent": AGENT}, timeout=30) as http:
-        for p in range(pages):
-            body = http.get(
-                wiki.api_url,
-                params={
-                    "action": "query",
-                    "prop": "revisions",
-                    "titles": f"{prefix} {p}",
-                    "rvprop": "ids",
-                    "rvdir": "newer",
-                    "rvlimit": "max",
-                    "format": "json",
-                    "formatversion": "2",
-                },
-            ).json()
-            rev_ids.extend(rev["revid"] for rev in body["query"]["pages"][0]["revisions"])
-    return rev_ids
-
-
 async def timed_fetch(wiki: MediaWiki, rev_ids: list[int], one_by_one: bool) -> tuple[float, int]:
     """Fetch the revisions (all at once, or one call each); return seconds and requests."""
     client = WikiClient(AGENT, custom_wikis={wiki.dbname: wiki.api_url}, timeout=60)
@@ -114,7 +90,7 @@ def main() -> None:
             wiki.create_users(editors)
             note(f"importing {pages} x {REVISIONS} revisions")
             wiki.import_dump(history_dump("Bench page", pages, REVISIONS, editors=editors))
-            rev_ids = history(wiki, "Bench page", pages)
+            rev_ids = [r for p in range(pages) for r in wiki.history(f"Bench page {p}")]
             shapes = {
                 "batched": (rev_ids[::2][: args.count], False),
                 "batched_consecutive": (rev_ids[: args.count], False),

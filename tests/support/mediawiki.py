@@ -250,6 +250,22 @@ class MediaWiki:
         flags = [] if link_updates else ["--no-updates"]
         return self.maintenance("importDump.php", *flags, str(path))
 
+    def history(self, title: str) -> list[int]:
+        """The rev_ids of a page, oldest first (at most 500)."""
+        with api_client(self.server) as client:
+            body = client.get(
+                "api.php",
+                params={
+                    "action": "query",
+                    "prop": "revisions",
+                    "titles": title,
+                    "rvprop": "ids",
+                    "rvdir": "newer",
+                    "rvlimit": "max",
+                },
+            ).json()
+        return [int(rev["revid"]) for rev in body["query"]["pages"][0].get("revisions", [])]
+
     def create_users(self, names: Iterable[str]) -> None:
         """Create accounts (without passwords) in one PHP process: hundreds a second."""
         # eval.php runs its input line by line (lines of at most 1 KiB): one statement a line.

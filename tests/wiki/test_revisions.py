@@ -178,18 +178,7 @@ async def test_a_thousand_revisions_cost_under_a_tenth_of_a_request_each(
     client = client_of(mediawiki)
     history: list[int] = []
     for p in range(20):
-        body = await client.get(
-            mediawiki.dbname,
-            {
-                "action": "query",
-                "prop": "revisions",
-                "titles": f"{prefix} {p}",
-                "rvprop": "ids",
-                "rvdir": "newer",
-                "rvlimit": "max",
-            },
-        )
-        history.extend(rev["revid"] for rev in body["query"]["pages"][0]["revisions"])
+        history.extend(mediawiki.history(f"{prefix} {p}"))
     assert len(history) == 2000
     wanted = history[1::2]  # every parent is outside the set asked for
     client.requests = 0
@@ -212,19 +201,8 @@ async def test_imported_edits_by_local_accounts_come_with_their_editors(
     editors = [f"Local {tag} {n}" for n in range(3)]
     mediawiki.create_users(editors)
     mediawiki.import_dump(history_dump(f"Attributed {tag}", pages=1, revisions=6, editors=editors))
+    rev_ids = mediawiki.history(f"Attributed {tag} 0")
     client = client_of(mediawiki)
-    body = await client.get(
-        mediawiki.dbname,
-        {
-            "action": "query",
-            "prop": "revisions",
-            "titles": f"Attributed {tag} 0",
-            "rvprop": "ids",
-            "rvdir": "newer",
-            "rvlimit": "max",
-        },
-    )
-    rev_ids = [rev["revid"] for rev in body["query"]["pages"][0]["revisions"]]
     client.requests = 0
     found = await fetch_revisions(client, mediawiki.dbname, rev_ids)
     await client.aclose()
