@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 import wikiloom.labels.tables  # noqa: F401  (registers the tables)
+import wikiloom.learn.tables  # noqa: F401
 from tests.conftest import fresh_database
 from wikiloom.db import Base
 from wikiloom.migrations import downgrade, upgrade
@@ -18,6 +19,7 @@ TABLES = {
     "alembic_version", "campaign_organizers", "campaigns", "events", "label_history", "labels",
     "tasks", "users",
     "workset_tasks", "worksets",
+    "feature_vectors", "model_events", "model_versions", "models",
 }  # fmt: skip
 
 

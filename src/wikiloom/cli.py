@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, BinaryIO
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
 
 import orjson
 import typer
@@ -256,6 +257,91 @@ def import_wikilabels(
         typer.echo(line)
     if dry_run:
         typer.echo("dry run: nothing was written")
+
+
+def _pairs(values: list[str], what: str) -> dict[str, Any]:
+    """`name=value` options as a dict, values read as JSON where they parse."""
+    out: dict[str, Any] = {}
+    for item in values:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise _fail(f"{what} takes name=value, not {item!r}")
+        try:
+            out[name.strip()] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            out[name.strip()] = value
+    return out
+
+
+@app.command("train")
+def train(
+    label: Annotated[str, typer.Option(help="The column (or form field) to predict.")],
+    from_file: Annotated[
+        Path | None,
+        typer.Option(help="Labelled observations: CSV, TSV or JSON lines (.bz2/.gz too)."),
+    ] = None,
+    evaluate_on: Annotated[
+        Path | None, typer.Option(help="Held-out observations to measure the model on.")
+    ] = None,
+    wiki: Annotated[str, typer.Option(help="The wiki the model is for.")] = "enwiki",
+    model: Annotated[
+        str | None, typer.Option(help="The model's name (default: the label).")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="The version to register (default: the next one).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="An estimator parameter name=value.")
+    ] = None,
+    pop_rate: Annotated[
+        list[str] | None, typer.Option(help="A label's rate in the population, label=rate.")
+    ] = None,
+    label_weight: Annotated[
+        list[str] | None, typer.Option(help="A label's weight while boosting, label=weight.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="The seed: the same seed, the same model.")] = 0,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    actor: Annotated[
+        str | None, typer.Option(help="Who registers the version (for the audit log).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the statistics tree as JSON.")
+    ] = False,
+) -> None:
+    """Train a model, register it as a new version, and print its statistics."""
+    from wikiloom.learn.datasets import read_dataset
+    from wikiloom.learn.registry import create_model, find_model, register_version
+    from wikiloom.learn.training import TrainingOptions
+    from wikiloom.learn.training import train as fit
+
+    if from_file is None:
+        raise _fail("say what to train on: --from-file")
+    with _errors():
+        dataset = read_dataset(from_file, label)
+        holdout = None if evaluate_on is None else read_dataset(evaluate_on, label)
+        options = TrainingOptions(
+            params=_pairs(param or [], "--param"),
+            seed=seed,
+            folds=folds,
+            population_rates=_pairs(pop_rate or [], "--pop-rate") or None,
+            class_weight=_pairs(label_weight or [], "--label-weight") or None,
+        )
+        trained = fit(dataset, options, evaluate_on=holdout)
+        with _database() as (_, _, factory), transaction(factory, write=True) as session:
+            name = model or label
+            row = find_model(session, wiki, name) or create_model(
+                session, wiki, name, label, actor=actor
+            )
+            registered = register_version(session, row, trained, version=version, actor=actor)
+            number = registered.version
+    statistics = trained.statistics
+    if as_json:
+        sys.stdout.write(orjson.dumps(statistics, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    evaluation = statistics["evaluation"]
+    typer.echo(f"registered {wiki} {name} {number} ({evaluation['method']})")
+    for key in ("roc_auc", "pr_auc", "accuracy"):
+        typer.echo(f"  {key}: {statistics[key]['labels']}")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import wikiloom.labels.tables  # noqa: F401  (registers the tables on Base.metadata)
+import wikiloom.learn.tables  # noqa: F401
 from wikiloom.db import Base
 
 config = context.config

@@ -1,0 +1,1 @@
+"""From labels to models: features, training, statistics, the model registry and model cards."""
