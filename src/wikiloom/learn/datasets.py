@@ -123,6 +123,8 @@ def _records(path: Path, stream: IO[bytes], kind: str) -> Iterator[tuple[int, di
     for row in reader:
         if None in row:
             raise BadRequest(f"{path.name}:{reader.line_num}: more cells than the header names")
+        if None in row.values():
+            raise BadRequest(f"{path.name}:{reader.line_num}: fewer cells than the header names")
         yield reader.line_num, row
 
 

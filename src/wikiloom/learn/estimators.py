@@ -78,6 +78,8 @@ class WikiClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         The uncalibrated out-of-fold probabilities of the training rows.
     oof_folds_ : ndarray of shape (n_samples,)
         The fold each training row was scored in.
+    n_iter_ : int
+        Boosting iterations of the final booster.
     oof_codes_ : ndarray of shape (n_samples,)
         Each training row's class, as an index into `classes_`. The three `oof_` attributes
         are dropped by `forget_training`.
@@ -150,13 +152,17 @@ class WikiClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """Score the rows out of fold, learn the calibration, then boost on all rows."""
         if self.calibration not in (*CALIBRATIONS, None):
             raise ValueError(f"calibration must be one of {CALIBRATIONS} or None")
-        X, y = validate_data(self, X, y)
+        X, y = validate_data(self, X, y, ensure_all_finite=False)
         self.classes_ = unique_labels(y)
         if len(self.classes_) < 2:
-            raise ValueError(f"training needs two classes at least; y has {len(self.classes_)}")
+            raise ValueError(
+                f"training needs two classes at least ({len(self.classes_)} class in y)"
+            )
         codes = np.searchsorted(self.classes_, y)
         weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
         totals = np.bincount(codes, weights=weights, minlength=len(self.classes_))
+        if not totals.sum() > 0:
+            raise ValueError("the sample weights sum to zero")
         self.sample_rates_ = totals / totals.sum()
         folds = min(self.cv, int(np.bincount(codes).min()))
         self.oof_codes_ = codes
@@ -166,6 +172,7 @@ class WikiClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 self._calibrators(self.oof_proba_, codes) if self.calibration and folds >= 2 else []
             )
             self.estimator_ = self._booster().fit(X, y, sample_weight=weights)
+        self.n_iter_ = int(getattr(self.estimator_, "n_iter_", self.max_iter))
         return self
 
     def _out_of_fold(
@@ -225,13 +232,14 @@ class WikiClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def predict_proba(self, X: Any) -> Array:
         """Calibrated probabilities of each class, at the population's rates."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        X = validate_data(self, X, reset=False, ensure_all_finite=False)
         with threadpool_limits(limits=1):
             raw = self.estimator_.predict_proba(X)
         return self._rescale(self._calibrate(raw, self.calibrators_))
 
     def predict(self, X: Any) -> Any:
         """The most probable class of each row."""
+        check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def cross_validated_proba(self) -> Array:
