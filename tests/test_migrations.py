@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-import wikiloom.labels.tables  # noqa: F401  (registers the tables)
-import wikiloom.learn.tables  # noqa: F401
+import wikiloom.labels.tables
+import wikiloom.learn.tables
 from tests.conftest import fresh_database
 from wikiloom.db import Base
 from wikiloom.migrations import downgrade, upgrade

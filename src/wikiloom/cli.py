@@ -45,10 +45,17 @@ def _fail(message: str) -> typer.Exit:
 
 @contextmanager
 def _errors() -> Iterator[None]:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     try:
         yield
     except AppError as error:
         raise _fail(error.message) from error
+    except (OperationalError, ProgrammingError) as error:
+        text = str(error.orig).lower()
+        if "no such table" in text or "does not exist" in text or "doesn't exist" in text:
+            raise _fail("the database has no tables yet: run `wikiloom db upgrade`") from error
+        raise
 
 
 def _known_forms(settings: Settings) -> list[str]:

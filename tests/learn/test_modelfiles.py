@@ -29,7 +29,7 @@ def test_a_fitted_classifier_round_trips_with_its_checksum() -> None:
 
 
 def test_files_with_code_or_foreign_types_are_refused() -> None:
-    with pytest.raises(ModelFileError, match="does not load: .*builtins.eval"):
+    with pytest.raises(ModelFileError, match=r"does not load: .*builtins\.eval"):
         load_model(sio.dumps({"model": LogisticRegression(), "hook": eval}))
     with pytest.raises(ModelFileError, match="not a skops model file"):
         load_model(pickle.dumps(fitted()))

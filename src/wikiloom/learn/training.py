@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+from sklearn.metrics import roc_auc_score
 
 from wikiloom.errors import BadRequest
 from wikiloom.learn.datasets import Dataset
 from wikiloom.learn.estimators import WikiClassifier
 from wikiloom.learn.registry import TrainedModel
 from wikiloom.learn.statistics import classification_statistics, extra_statistics, label_key
+from wikiloom.learn.thresholds import ThresholdQuery
 
 #: Estimator parameters a caller may set (`-p name=value` on the command line).
 PARAMETERS = frozenset(WikiClassifier().get_params())
+#: Feature columns that split the evaluation data into groups whose figures a card compares.
+FACTORS: Mapping[str, Mapping[float, str]] = {
+    "revision.user.is_anon": {0.0: "registered editors", 1.0: "anonymous (IP) editors"},
+}
+#: Scores are rounded to 3 digits for the threshold tables, as ORES does (at most 1,001
+#: entries a label).
+THRESHOLD_DIGITS = 3
+#: The threshold at which group figures are compared: ORES's "maybe bad".
+FACTOR_THRESHOLD = "maximum filter_rate @ recall >= 0.9"
 
 
 @dataclass(frozen=True)
@@ -114,18 +126,22 @@ def train(
         if unseen:
             raise BadRequest(f"the evaluation data has labels the training data lacks: {unseen}")
         truth = evaluate_on.y
-        proba = estimator.predict_proba(evaluate_on.columns(dataset.features))
+        X = evaluate_on.columns(dataset.features)
+        proba = estimator.predict_proba(X)
         evaluation: dict[str, Any] = {"method": "holdout", **dict(evaluate_on.source)}
     else:
-        truth = dataset.y
+        truth, X = dataset.y, dataset.X
         proba = estimator.cross_validated_proba()
         evaluation = {"method": "cross-validation", "folds": int(np.max(estimator.oof_folds_)) + 1}
     estimator.forget_training()
     classes = list(estimator.classes_.tolist())
     rates = estimator.population_rates
-    statistics = classification_statistics(truth, proba, classes, population_rates=rates)
+    statistics = classification_statistics(
+        truth, proba, classes, population_rates=rates, threshold_ndigits=THRESHOLD_DIGITS
+    )
     statistics["extra"] = extra_statistics(truth, proba, classes, population_rates=rates)
     statistics["evaluation"] = evaluation
+    statistics["factors"] = factor_statistics(dataset.features, X, truth, proba, statistics)
     return TrainedModel(
         estimator=estimator,
         features=dataset.features,
@@ -148,6 +164,62 @@ def train(
         feature_set=None if feature_set is None else feature_set[0],
         feature_set_version=None if feature_set is None else feature_set[1],
     )
+
+
+def factor_statistics(
+    features: Sequence[str],
+    X: npt.NDArray[np.float64],
+    truth: npt.NDArray[Any],
+    proba: npt.NDArray[np.float64],
+    statistics: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Figures of a binary model per group of editors (anonymous or not), for its card.
+
+    Per group: its size, its rate of the positive label, ROC-AUC, and the share flagged,
+    recall and false-positive rate at the `FACTOR_THRESHOLD` of the whole evaluation data.
+    """
+    table = statistics.get("thresholds", {}).get("true")
+    if table is None or set(statistics["thresholds"]) != {"true", "false"}:
+        return {}
+    chosen = ThresholdQuery.parse(FACTOR_THRESHOLD).evaluate(table)
+    positive = np.asarray(truth, dtype=bool)
+    scores = proba[:, 1]
+    out: dict[str, Any] = {}
+    for column, groups in FACTORS.items():
+        if column not in features:
+            continue
+        values = X[:, list(features).index(column)]
+        rows = {}
+        for value, name in groups.items():
+            inside = values == value
+            if not inside.any():
+                continue
+            truths, group = positive[inside], scores[inside]
+            row: dict[str, Any] = {
+                "n": int(inside.sum()),
+                "rate": round(float(truths.mean()), 3),
+                "roc_auc": round(float(roc_auc_score(truths, group)), 3)
+                if 0 < truths.sum() < len(truths)
+                else None,
+            }
+            if chosen is not None:
+                flagged = group >= chosen["threshold"]
+                row["flagged"] = round(float(flagged.mean()), 3)
+                row["recall"] = _share(flagged & truths, truths)
+                row["fpr"] = _share(flagged & ~truths, ~truths)
+            rows[name] = row
+        out[column] = {
+            "threshold": None if chosen is None else chosen["threshold"],
+            "query": FACTOR_THRESHOLD,
+            "groups": rows,
+        }
+    return out
+
+
+def _share(part: npt.NDArray[np.bool_], whole: npt.NDArray[np.bool_]) -> float | None:
+    """The share of `whole` that is in `part`, rounded; None for an empty whole."""
+    total = int(whole.sum())
+    return round(int(part.sum()) / total, 3) if total else None
 
 
 def _jsonable(value: Any) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import wikiloom.labels.tables  # noqa: F401  (registers the tables on Base.metadata)
-import wikiloom.learn.tables  # noqa: F401
+import wikiloom.labels.tables
+import wikiloom.learn.tables
 from wikiloom.db import Base
 
 config = context.config
