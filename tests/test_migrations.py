@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 import wikiloom.labels.tables
-import wikiloom.learn.tables
+import wikiloom.learn.tables  # noqa: F401  (these imports register the tables on Base.metadata)
 from tests.conftest import fresh_database
 from wikiloom.db import Base
 from wikiloom.migrations import downgrade, upgrade

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import wikiloom.labels.tables
-import wikiloom.learn.tables
+import wikiloom.learn.tables  # noqa: F401  (these imports register the tables on Base.metadata)
 from wikiloom.db import Base
 
 config = context.config
