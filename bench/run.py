@@ -20,7 +20,15 @@ import orjson
 from common import emit, machine
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("task_inserts", "assignment", "labels", "http_tasks", "http_assign", "wiki_revisions")
+SCRIPTS = (
+    "task_inserts",
+    "assignment",
+    "labels",
+    "http_tasks",
+    "http_assign",
+    "wiki_revisions",
+    "training",
+)
 
 
 def main() -> int:
