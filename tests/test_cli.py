@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 import orjson
 import pytest
@@ -18,6 +19,8 @@ from wikiloom.labels.catalog import load_catalog
 from wikiloom.labels.labeling import save_label
 from wikiloom.labels.tables import Campaign, Event, Task
 from wikiloom.labels.worksets import assign_workset, workset_tasks
+from wikiloom.learn.registry import get_model, get_version
+from wikiloom.learn.tables import FeatureVector, ModelVersion
 
 
 @pytest.fixture
@@ -26,7 +29,7 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
-def count(settings: Settings, model: type[Task] | type[Campaign]) -> int:
+def count(settings: Settings, model: type[Any]) -> int:
     engine = make_engine(settings)
     with transaction(session_factory(engine)) as session:
         total = session.scalar(select(func.count()).select_from(model)) or 0
@@ -137,12 +140,26 @@ def test_export_labels_as_jsonl_and_csv(cli: CliRunner, settings: Settings) -> N
 def test_demo_loads_once(cli: CliRunner, settings: Settings) -> None:
     first = cli.invoke(app, ["demo"])
     assert first.exit_code == 0, first.output
-    assert first.stdout.strip() == "2 demo campaigns created"
+    assert first.stdout.splitlines() == [
+        "2 demo campaigns created",
+        "demo model enwiki reverted 1.0 trained and activated",
+    ]
     tasks = count(settings, Task)
     assert tasks == 800
+    assert count(settings, FeatureVector) == 499  # every demo revision but one has features
     second = cli.invoke(app, ["demo"])
     assert second.stdout.strip() == "demo data already loaded"
     assert (count(settings, Task), count(settings, Campaign)) == (tasks, 2)
+    assert (count(settings, ModelVersion), count(settings, FeatureVector)) == (1, 499)
+    engine = make_engine(settings)
+    with transaction(session_factory(engine)) as session:
+        model = get_model(session, "enwiki", "reverted")
+        version = get_version(session, model)
+        assert model.status == "active"
+        assert version.feature_set == "ores.enwiki.demo"
+        assert version.statistics["evaluation"]["rows"] == 4862  # the testing split
+        assert version.statistics["roc_auc"]["labels"]["true"] > 0.87
+    engine.dispose()
 
 
 def test_remove_expired_tasks_reports_closed_worksets(cli: CliRunner, settings: Settings) -> None:

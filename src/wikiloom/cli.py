@@ -181,8 +181,9 @@ def remove_expired_tasks() -> None:
 
 @app.command("demo")
 def demo() -> None:
-    """Load the demo campaigns (real enwiki revisions); running it twice changes nothing."""
-    from wikiloom.labels.demo import load_demo
+    """Load the demo campaigns and model (real enwiki data); running it twice changes nothing."""
+    from wikiloom.labels.demo import demo_rev_ids, load_demo
+    from wikiloom.learn.demo import load_demo_model
 
     with (
         _errors(),
@@ -190,7 +191,11 @@ def demo() -> None:
         transaction(factory, write=True) as session,
     ):
         created = load_demo(session, _known_forms(settings))
+        model = load_demo_model(session, demo_rev_ids())
+        version = None if model is None else model.version
     typer.echo(f"{len(created)} demo campaigns created" if created else "demo data already loaded")
+    if version is not None:
+        typer.echo(f"demo model enwiki reverted {version} trained and activated")
 
 
 @app.command("serve")

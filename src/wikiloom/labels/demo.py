@@ -6,6 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -75,3 +76,9 @@ def load_demo(session: Session, known_forms: Collection[str], wiki: str = "enwik
             insert_tasks(session, campaign.id, lines, seed=campaign.id)
         created.append(campaign.id)
     return created
+
+
+def demo_rev_ids() -> set[int]:
+    """The rev_ids of the edit-quality demo campaign's tasks."""
+    with (DEMO_DIR / DEMO_CAMPAIGNS[0].tasks_file).open("rb") as lines:
+        return {int(orjson.loads(line)["rev_id"]) for line in lines if line.strip()}
