@@ -1,0 +1,13 @@
+"""The `wikiloom` command: administration, loading data, training, and starting the processes."""
+
+from __future__ import annotations
+
+from wikiloom.cli import campaigns, models, operations
+from wikiloom.cli.common import app
+
+__all__ = ["app", "campaigns", "main", "models", "operations"]
+
+
+def main() -> None:
+    """Run the command line."""
+    app()

@@ -1,0 +1,72 @@
+"""Commands that run wikiloom: the schema, the demo, and the server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from wikiloom.cli.common import app, database, errors, known_forms
+from wikiloom.config import Settings
+from wikiloom.db import transaction
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Create or migrate the database schema to the latest version."""
+    from wikiloom.migrations import upgrade
+
+    upgrade(Settings().database_url, revision)
+    typer.echo("database is up to date")
+
+
+@app.command("demo")
+def demo() -> None:
+    """Load the demo campaigns and model (real enwiki data); running it twice changes nothing."""
+    from wikiloom.labels.demo import demo_rev_ids, load_demo
+    from wikiloom.learn.demo import load_demo_model
+
+    with (
+        errors(),
+        database() as (settings, _, factory),
+        transaction(factory, write=True) as session,
+    ):
+        created = load_demo(session, known_forms(settings))
+        model = load_demo_model(session, demo_rev_ids())
+        version = None if model is None else model.version
+    typer.echo(f"{len(created)} demo campaigns created" if created else "demo data already loaded")
+    if version is not None:
+        typer.echo(f"demo model enwiki reverted {version} trained and activated")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes, each with its own database pool.")
+    ] = 1,
+) -> None:
+    """Serve the web interface and the APIs."""
+    import uvicorn
+
+    from wikiloom.http import create_app
+
+    settings = Settings()
+    if workers > 1:
+        from wikiloom.http.serving import serve_workers
+
+        address = host or settings.host, port or settings.port
+        serve_workers(
+            *address, workers, log_level=settings.log_level, secret_key=settings.secret_key
+        )
+        return
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+    )
