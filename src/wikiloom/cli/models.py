@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
 
 from wikiloom.cli.common import app, database, errors, fail, pairs
+from wikiloom.config import Settings
 from wikiloom.db import transaction
 
 
@@ -82,3 +83,211 @@ def train(
     typer.echo(f"registered {wiki} {name} {number} ({evaluation['method']})")
     for key in ("roc_auc", "pr_auc", "accuracy"):
         typer.echo(f"  {key}: {statistics[key]['labels']}")
+
+
+models_app = typer.Typer(help="The model registry: models, versions, cards, states.")
+app.add_typer(models_app, name="models")
+
+
+def _version_record(version: Any) -> dict[str, Any]:
+    statistics = version.statistics
+    return {
+        "version": version.version,
+        "created": version.created.isoformat(),
+        "created_by": version.created_by,
+        "feature_set": version.feature_set,
+        "features": len(version.features),
+        "sha256": version.sha256,
+        "roc_auc": statistics.get("roc_auc", {}).get("labels"),
+        "pr_auc": statistics.get("pr_auc", {}).get("labels"),
+        "evaluation": statistics.get("evaluation", {}).get("method"),
+    }
+
+
+@models_app.command("list")
+def list_models(
+    wiki: Annotated[str | None, typer.Option(help="Only this wiki's models.")] = None,
+) -> None:
+    """Print every model as a JSON line: wiki, name, status, current version."""
+    from wikiloom.learn.registry import get_version, models_of
+
+    with errors(), database() as (_, _, factory), transaction(factory) as session:
+        for model in models_of(session, wiki):
+            current = get_version(session, model).version if model.current_version_id else None
+            record = {
+                "wiki": model.wiki,
+                "name": model.name,
+                "predicts": model.target,
+                "status": model.status,
+                "current_version": current,
+            }
+            typer.echo(orjson.dumps(record).decode())
+
+
+@models_app.command("show")
+def show_model(wiki: str, name: str) -> None:
+    """Print a model, its versions and its audit log as JSON."""
+    from wikiloom.learn.registry import events_of, get_model, versions_of
+
+    with errors(), database() as (_, _, factory), transaction(factory) as session:
+        model = get_model(session, wiki, name)
+        record = {
+            "wiki": model.wiki,
+            "name": model.name,
+            "predicts": model.target,
+            "description": model.description,
+            "status": model.status,
+            "versions": [_version_record(v) for v in versions_of(session, model)],
+            "log": [
+                {
+                    "at": e.at.isoformat(),
+                    "kind": e.kind,
+                    "old": e.old,
+                    "new": e.new,
+                    "actor": e.actor,
+                    "reason": e.reason,
+                }
+                for e in events_of(session, model)
+            ],
+        }
+    sys.stdout.write(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _card(wiki: str, name: str, version: str | None) -> dict[str, Any]:
+    """The card of a version (the current one by default)."""
+    from wikiloom.learn.cards import model_card
+    from wikiloom.learn.registry import events_of, get_model, get_version
+
+    with errors(), database() as (_, _, factory), transaction(factory) as session:
+        model = get_model(session, wiki, name)
+        return model_card(model, get_version(session, model, version), events_of(session, model))
+
+
+@models_app.command("card")
+def card(
+    wiki: str,
+    name: str,
+    version: Annotated[str | None, typer.Option(help="The version (default: current).")] = None,
+    output: Annotated[
+        str, typer.Option("--format", help="markdown, json or wikitext.")
+    ] = "markdown",
+    plots: Annotated[
+        Path | None, typer.Option(help="Write ROC, precision-recall and calibration SVGs here.")
+    ] = None,
+) -> None:
+    """Print a version's model card; with --plots, write its plots as SVG files."""
+    from wikiloom.learn.cards import card_markdown, card_wikitext
+    from wikiloom.learn.plots import PLOTS, plot_svg
+
+    renderers = {"markdown": card_markdown, "wikitext": card_wikitext}
+    if output not in (*renderers, "json"):
+        raise fail(f"--format is markdown, json or wikitext, not {output!r}")
+    content = _card(wiki, name, version)
+    if plots is not None:
+        from wikiloom.learn.registry import get_model, get_version
+
+        with errors(), database() as (_, _, factory), transaction(factory) as session:
+            statistics = get_version(session, get_model(session, wiki, name), version).statistics
+        plots.mkdir(parents=True, exist_ok=True)
+        labels = content["model_details"]["labels"]
+        for label in ["true"] if "true" in labels else labels:
+            for kind in PLOTS:
+                path = (
+                    plots
+                    / f"{wiki}.{name}.{content['model_details']['version']}.{kind}.{label}.svg"
+                )
+                path.write_text(plot_svg(statistics, kind, label))
+                typer.echo(f"wrote {path}", err=True)
+    if output == "json":
+        sys.stdout.write(orjson.dumps(content, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(renderers[output](content))
+
+
+@models_app.command("status")
+def status(
+    wiki: str,
+    name: str,
+    new_status: Annotated[str, typer.Argument(help="proposed, trial, active, paused, retired")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the public audit log).")],
+    actor: Annotated[str, typer.Option(help="Who decides.")],
+) -> None:
+    """Move a model to another state on its wiki, saying who and why."""
+    from wikiloom.learn.registry import get_model, set_status
+
+    with errors(), database() as (_, _, factory), transaction(factory, write=True) as session:
+        model = set_status(
+            session, get_model(session, wiki, name), new_status, actor=actor, reason=reason
+        )
+        typer.echo(f"{wiki} {name} is {model.status}")
+
+
+@models_app.command("current")
+def current(
+    wiki: str,
+    name: str,
+    version: str,
+    reason: Annotated[str, typer.Option(help="Why (kept in the public audit log).")],
+    actor: Annotated[str, typer.Option(help="Who decides.")],
+) -> None:
+    """Serve another version of a model."""
+    from wikiloom.learn.registry import get_model, set_current_version
+
+    with errors(), database() as (_, _, factory), transaction(factory, write=True) as session:
+        set_current_version(
+            session, get_model(session, wiki, name), version, actor=actor, reason=reason
+        )
+        typer.echo(f"{wiki} {name} serves {version}")
+
+
+@models_app.command("publish")
+def publish(
+    wiki: str,
+    name: str,
+    title: Annotated[str, typer.Option(help="The page to write the card to.")],
+    to_wiki: Annotated[
+        str | None, typer.Option(help="The wiki of the page (default: the model's wiki).")
+    ] = None,
+    version: Annotated[str | None, typer.Option(help="The version (default: current).")] = None,
+    username: Annotated[
+        str, typer.Option(envvar="WIKILOOM_BOT_USERNAME", help="Bot password user, Name@app.")
+    ] = "",
+    password: Annotated[
+        str, typer.Option(envvar="WIKILOOM_BOT_PASSWORD", help="The bot password.")
+    ] = "",
+) -> None:
+    """Publish a version's model card as a wiki page, logged in with a bot password."""
+    import asyncio
+
+    from wikiloom.learn.cards import publish_card
+    from wikiloom.learn.registry import get_model, log_event
+    from wikiloom.wiki.client import WikiClient
+
+    if not username or not password:
+        raise fail("log in with --username and --password (or WIKILOOM_BOT_USERNAME/_PASSWORD)")
+    content = _card(wiki, name, version)
+    target = to_wiki or wiki
+
+    async def write() -> dict[str, Any]:
+        settings = Settings()
+        client = WikiClient(
+            settings.user_agent, custom_wikis=settings.wikis, timeout=settings.wiki_timeout
+        )
+        try:
+            await client.login(target, username, password)
+            return await publish_card(client, target, title, content)
+        finally:
+            await client.aclose()
+
+    with errors():
+        result = asyncio.run(write())
+        with database() as (_, _, factory), transaction(factory, write=True) as session:
+            log_event(
+                session,
+                get_model(session, wiki, name),
+                "published",
+                new=f"{target}:{title}",
+                actor=username,
+                reason=f"revision {result.get('newrevid', result.get('oldrevid'))}",
+            )
+    typer.echo(f"published on {target}: {title} (revision {result.get('newrevid')})")
