@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wikiloom.errors import NotFound
-from wikiloom.wiki.registry import api_url, wikimedia_dbname, wikimedia_host
+from wikiloom.wiki.registry import api_url, wiki_language, wikimedia_dbname, wikimedia_host
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,14 @@ def test_hosts_that_are_not_wikimedia_wikis_have_no_dbname() -> None:
     for host in ("example.org", "www.wikipedia.org", "m.wikipedia.org", "wikipedia.org"):
         assert wikimedia_dbname(host) is None
     assert wikimedia_dbname("https://EN.wikipedia.org/wiki/Loom") == "enwiki"
+
+
+def test_the_content_language_of_a_wiki() -> None:
+    assert wiki_language("enwiki") == "en"
+    assert wiki_language("zh_min_nanwiki") == "zh-min-nan"
+    assert wiki_language("frwiktionary") == "fr"
+    assert wiki_language("commonswiki") == "en"
+    assert wiki_language("wikidatawiki", default="mul") == "mul"
+    assert wiki_language("testwiki_local") == "en"
+    assert wiki_language("testwiki") == "en"
+    assert wiki_language("dewiki", {"dewiki": "http://127.0.0.1/api.php"}) == "en"

@@ -21,16 +21,27 @@ def train(
         Path | None,
         typer.Option(help="Labelled observations: CSV, TSV or JSON lines (.bz2/.gz too)."),
     ] = None,
+    from_campaign: Annotated[
+        int | None, typer.Option(help="A campaign whose labels of the field to learn.")
+    ] = None,
     evaluate_on: Annotated[
         Path | None, typer.Option(help="Held-out observations to measure the model on.")
     ] = None,
-    wiki: Annotated[str, typer.Option(help="The wiki the model is for.")] = "enwiki",
+    wiki: Annotated[
+        str, typer.Option(help="The wiki the model is for (a campaign's own wiki otherwise).")
+    ] = "enwiki",
     model: Annotated[
         str | None, typer.Option(help="The model's name (default: the label).")
     ] = None,
     version: Annotated[
         str | None, typer.Option(help="The version to register (default: the next one).")
     ] = None,
+    feature_set: Annotated[
+        str, typer.Option(help="The features of a campaign's revisions (editquality, ...).")
+    ] = "editquality",
+    aggregation: Annotated[
+        str, typer.Option(help="How a campaign's labels become one: majority or dawid-skene.")
+    ] = "majority",
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="An estimator parameter name=value.")
     ] = None,
@@ -50,16 +61,11 @@ def train(
     ] = False,
 ) -> None:
     """Train a model, register it as a new version, and print its statistics."""
-    from wikiloom.learn.datasets import read_dataset
-    from wikiloom.learn.registry import create_model, find_model, register_version
     from wikiloom.learn.training import TrainingOptions
-    from wikiloom.learn.training import train as fit
 
-    if from_file is None:
-        raise fail("say what to train on: --from-file")
+    if (from_file is None) == (from_campaign is None):
+        raise fail("say what to train on: --from-file or --from-campaign")
     with errors():
-        dataset = read_dataset(from_file, label)
-        holdout = None if evaluate_on is None else read_dataset(evaluate_on, label)
         options = TrainingOptions(
             params=pairs(param or [], "--param"),
             seed=seed,
@@ -67,15 +73,27 @@ def train(
             population_rates=pairs(pop_rate or [], "--pop-rate") or None,
             class_weight=pairs(label_weight or [], "--label-weight") or None,
         )
-        trained = fit(dataset, options, evaluate_on=holdout)
-        with database() as (_, _, factory), transaction(factory, write=True) as session:
+        if from_campaign is not None:
+            from wikiloom.jobs.training import train_campaign
+
+            with database() as (settings, _, factory):
+                report = train_campaign(
+                    settings, factory, from_campaign, label, feature_set_name=feature_set,
+                    model_name=model, aggregation=aggregation, options=options,
+                    version=version, actor=actor,
+                )  # fmt: skip
+            wiki, name, number, statistics = (
+                report.wiki, report.model, report.version, report.statistics
+            )  # fmt: skip
+            problems = report.extraction.problems
+            if problems:
+                typer.echo(f"{len(problems)} revisions left out: {problems}", err=True)
+        else:
+            assert from_file is not None
             name = model or label
-            row = find_model(session, wiki, name) or create_model(
-                session, wiki, name, label, actor=actor
+            number, statistics = _train_file(
+                from_file, label, evaluate_on, wiki, name, options, version, actor
             )
-            registered = register_version(session, row, trained, version=version, actor=actor)
-            number = registered.version
-    statistics = trained.statistics
     if as_json:
         sys.stdout.write(orjson.dumps(statistics, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
@@ -83,6 +101,35 @@ def train(
     typer.echo(f"registered {wiki} {name} {number} ({evaluation['method']})")
     for key in ("roc_auc", "pr_auc", "accuracy"):
         typer.echo(f"  {key}: {statistics[key]['labels']}")
+
+
+def _train_file(
+    path: Path,
+    label: str,
+    evaluate_on: Path | None,
+    wiki: str,
+    name: str,
+    options: Any,
+    version: str | None,
+    actor: str | None,
+) -> tuple[str, dict[str, Any]]:
+    """Train on a labelled file and register the version; its label and statistics."""
+    from wikiloom.learn.datasets import read_dataset
+    from wikiloom.learn.featuresets import feature_set_of_columns
+    from wikiloom.learn.registry import create_model, find_model, register_version
+    from wikiloom.learn.training import train as fit
+
+    dataset = read_dataset(path, label)
+    holdout = None if evaluate_on is None else read_dataset(evaluate_on, label)
+    trained = fit(
+        dataset, options, evaluate_on=holdout, feature_set=feature_set_of_columns(dataset.features)
+    )
+    with database() as (_, _, factory), transaction(factory, write=True) as session:
+        row = find_model(session, wiki, name) or create_model(
+            session, wiki, name, label, actor=actor
+        )
+        registered = register_version(session, row, trained, version=version, actor=actor)
+        return registered.version, dict(trained.statistics)
 
 
 models_app = typer.Typer(help="The model registry: models, versions, cards, states.")

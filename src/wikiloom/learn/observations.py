@@ -53,7 +53,7 @@ def campaign_targets(
     else:
         values = labels.dawid_skene.labels()
     rows = session.execute(select(Task.id, Task.data).where(Task.campaign_id == campaign_id))
-    task_data: dict[int, Any] = dict(rows.tuples().all())
+    task_data: dict[int, Any] = {task_id: data for task_id, data in rows}  # noqa: C416
     targets: dict[int, Hashable] = {}
     for task_id, value in values.items():
         data = task_data.get(task_id)  # type: ignore[call-overload]

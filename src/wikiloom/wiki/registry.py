@@ -72,3 +72,20 @@ def api_url(dbname: str, custom: Mapping[str, str] | None = None) -> str:
     if host is None:
         raise NotFound(f"unknown wiki {dbname!r}: not a Wikimedia dbname nor a configured wiki")
     return f"https://{host}/w/api.php"
+
+
+#: Subdomains that name a test wiki, not a language.
+TEST_SUBDOMAINS = frozenset({"test", "test2"})
+
+
+def wiki_language(dbname: str, custom: Mapping[str, str] | None = None, default: str = "en") -> str:
+    """The content language of a Wikimedia wiki by its dbname (`dewiki` -> `de`), else `default`.
+
+    Multilingual wikis (Commons, Wikidata, Meta), test wikis and configured wikis get
+    `default`.
+    """
+    if dbname in SPECIAL_HOSTS or (custom and dbname in custom):
+        return default
+    host = wikimedia_host(dbname)
+    language = None if host is None else host.split(".")[0]
+    return default if language is None or language in TEST_SUBDOMAINS else language

@@ -1,0 +1,1 @@
+"""The job engine wiring: job functions that own their transactions and call the contexts."""
