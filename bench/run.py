@@ -28,6 +28,7 @@ SCRIPTS = (
     "http_assign",
     "wiki_revisions",
     "training",
+    "features",
 )
 
 
