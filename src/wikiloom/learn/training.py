@@ -151,6 +151,7 @@ def train(
             "backend": estimator.backend,
             "params": _jsonable(estimator.get_params()),
             "environment": environment(),
+            "reference": reference_values(dataset.X),
         },
         statistics=statistics,
         provenance={
@@ -214,6 +215,18 @@ def factor_statistics(
             "groups": rows,
         }
     return out
+
+
+def reference_values(X: npt.NDArray[np.float64]) -> list[float | None]:
+    """Each feature's median over the training rows (None where all are missing).
+
+    Explanations of scores compare a revision's values with these.
+    """
+    present = ~np.isnan(X)
+    return [
+        float(np.median(X[present[:, j], j])) if present[:, j].any() else None
+        for j in range(X.shape[1])
+    ]
 
 
 def _share(part: npt.NDArray[np.bool_], whole: npt.NDArray[np.bool_]) -> float | None:

@@ -1,0 +1,1 @@
+"""Scoring: requests for scores, the score cache, loaded models, and the precache of new edits."""
