@@ -105,6 +105,38 @@ class Settings(BaseSettings):
         description="Seconds a labeler's groups and edit count, looked up on a wiki for a "
         "campaign's requirements, are remembered.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL of the score cache (`redis://127.0.0.1:6379/0`), with ORES's "
+        "keys; without one, scores are cached in each process's memory.",
+    )
+    score_cache_size: int = Field(
+        default=100_000, ge=1, description="Scores kept by the in-process cache (no Redis)."
+    )
+    model_idle_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds a loaded model may go unused before it is unloaded (it loads "
+        "again on its next request).",
+    )
+    scoring_client_limit: int = Field(
+        default=8,
+        ge=1,
+        description="Scoring requests one client (X-Client-IP, else its address) may have "
+        "in flight; more are answered 429.",
+    )
+    scoring_max_inflight: int = Field(
+        default=256,
+        ge=1,
+        description="Scoring requests in flight in one process; more are answered 503 with "
+        "Retry-After (load shedding).",
+    )
+    precache: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description="Models scored for every new revision, as JSON: wiki -> model -> event "
+        'kinds, e.g. `{"enwiki": {"damaging": ["edit"]}}`; kinds: edit, main_edit, bot_edit, '
+        "nonbot_edit, page_creation, main_creation, bot_page_creation, nonbot_page_creation.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `wikiloom serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `wikiloom serve` binds.")
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")

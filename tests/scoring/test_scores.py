@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.scoring.conftest import SAMPLE, make_scorer, register
 from tests.support.mediawiki import MediaWiki
+from tests.support.models import SAMPLE, make_scorer, register
 from tests.wiki.conftest import client_of
 from wikiloom.db import transaction
 from wikiloom.errors import NotFound

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,10 +22,21 @@ import wikiloom
 from wikiloom.config import Settings
 from wikiloom.db import make_engine, session_factory
 from wikiloom.errors import AppError
-from wikiloom.http import health, identity, organizing, pages, reports, wikilabels
+from wikiloom.http import (
+    health,
+    identity,
+    liftwing,
+    ores,
+    organizing,
+    pages,
+    reports,
+    scoring,
+    wikilabels,
+)
 from wikiloom.http.deps import ids_in_range
 from wikiloom.http.login import Login
 from wikiloom.http.responses import error_body, respond
+from wikiloom.http.scoring import Metrics, unload_idle_models
 from wikiloom.http.sessions import SessionCookies
 from wikiloom.http.slashes import PermanentSlashRedirects
 from wikiloom.labels.catalog import load_catalog
@@ -37,7 +50,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        unloader = asyncio.create_task(
+            unload_idle_models(app.state, min(60.0, settings.model_idle_seconds))
+        )
         yield
+        unloader.cancel()
         if app.state.wiki is not None:
             await app.state.wiki.aclose()
         engine.dispose()
@@ -57,10 +74,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.wiki = None  # a WikiClient, made on first use (http/eligibility.py)
     app.state.wiki_users = TTLCache(maxsize=10_000, ttl=settings.wiki_user_ttl)
     app.state.login = Login(settings)
+    app.state.scorer = None  # a Scorer, made on first use (http/scoring.py)
+    app.state.metrics = Metrics()
+    app.state.scoring_clients = Counter()
+    app.state.scoring_inflight = 0
 
     @app.exception_handler(AppError)
     async def app_error(request: Request, error: AppError) -> Response:
-        return respond(request, error_body(error), error.status)
+        headers = {"Retry-After": "5"} if error.status == 503 else None
+        return respond(request, error_body(error), error.status, headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -99,5 +121,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(wikilabels.router)
     app.include_router(reports.router)
     app.include_router(organizing.router)
+    app.include_router(ores.router)
+    app.include_router(liftwing.router)
+    app.include_router(scoring.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
