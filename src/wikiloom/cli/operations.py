@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from wikiloom.cli.common import app, database, errors, known_forms
+from wikiloom.cli.common import app, database, errors, fail, known_forms
 from wikiloom.config import Settings
 from wikiloom.db import transaction
 
@@ -70,3 +70,49 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level,
     )
+
+
+@app.command("precache")
+def precache(
+    poll: Annotated[
+        list[str] | None,
+        typer.Option(help="Poll this wiki's recent changes instead of reading EventStreams."),
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 10.0,
+) -> None:
+    """Score each new revision once with the models of WIKILOOM_PRECACHE (runs until stopped)."""
+    import asyncio
+
+    from wikiloom.jobs.precache import run_precache
+
+    with errors(), database() as (settings, _, factory):
+        if not settings.precache:
+            raise fail(
+                "nothing to precache: set WIKILOOM_PRECACHE, "
+                'e.g. {"enwiki": {"damaging": ["edit"]}}'
+            )
+        counts = asyncio.run(run_precache(settings, factory, poll=poll or (), interval=interval))
+    typer.echo(
+        f"{counts.scored} revisions scored, {counts.skipped} skipped, {counts.failed} failed"
+    )
+
+
+@app.command("warmup")
+def warmup(
+    wiki: Annotated[list[str] | None, typer.Option(help="Only this wiki's models.")] = None,
+) -> None:
+    """Load every served model once (checking its file), and say how long each took."""
+    import time
+
+    from wikiloom.scoring.loaded import ModelPool
+
+    with errors(), database() as (_, _, factory):
+        pool = ModelPool(factory)
+        for name in wiki or pool.wikis():
+            for served in pool.served(name).values():
+                started = time.perf_counter()
+                pool.get(served)
+                seconds = time.perf_counter() - started
+                typer.echo(
+                    f"{served.wiki} {served.name} {served.version}: loaded in {seconds:.3f} s"
+                )

@@ -23,11 +23,8 @@ from prometheus_client import (
 
 from wikiloom.config import Settings
 from wikiloom.errors import AppError
-from wikiloom.scoring.cache import MemoryScoreCache, RedisScoreCache, ScoreCache
-from wikiloom.scoring.loaded import ModelPool
-from wikiloom.scoring.scores import Scorer, ScoreResponse
+from wikiloom.scoring.scores import Scorer, ScoreResponse, scorer_for
 from wikiloom.wiki.client import WikiClient
-from wikiloom.wiki.registry import wiki_language
 
 router = APIRouter(tags=["operations"])
 
@@ -71,13 +68,6 @@ class Metrics:
         )
 
 
-def make_cache(settings: Settings) -> ScoreCache:
-    """Redis when a URL is set (ORES's keys), else an in-process LRU."""
-    if settings.redis_url:
-        return RedisScoreCache(settings.redis_url)
-    return MemoryScoreCache(settings.score_cache_size)
-
-
 def scorer(request: Request) -> Scorer:
     """The application's scorer, made on first use."""
     state = request.app.state
@@ -92,13 +82,7 @@ def scorer(request: Request) -> Scorer:
             wiki: WikiClient = state.wiki
             return wiki
 
-        state.scorer = Scorer(
-            ModelPool(state.sessions, idle_seconds=settings.model_idle_seconds),
-            make_cache(settings),
-            state.sessions,
-            client,
-            language=lambda wiki: wiki_language(wiki, settings.wikis),
-        )
+        state.scorer = scorer_for(settings, state.sessions, client)
     engine: Scorer = state.scorer
     return engine
 

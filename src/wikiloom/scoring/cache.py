@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import orjson
 from cachetools import LRUCache
 
+from wikiloom.config import Settings
+
 LOG = logging.getLogger(__name__)
 #: ORES kept scores for 16 years; a version bump is what invalidates them.
 DEFAULT_TTL = 16 * 365 * 24 * 3600
@@ -87,3 +89,10 @@ class RedisScoreCache:
             pipe.execute()
         except self.errors as error:
             LOG.warning("score cache unavailable, scores not kept: %s", error)
+
+
+def make_cache(settings: Settings) -> ScoreCache:
+    """Redis when `redis_url` is set (ORES's keys), else an in-process LRU."""
+    if settings.redis_url:
+        return RedisScoreCache(settings.redis_url)
+    return MemoryScoreCache(settings.score_cache_size)

@@ -18,14 +18,16 @@ import numpy as np
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
+from wikiloom.config import Settings
 from wikiloom.db import transaction
 from wikiloom.errors import AppError, RevisionProblem
 from wikiloom.learn.featuresets import feature_set
 from wikiloom.learn.featurestore import extract, get_vectors, store_vectors
 from wikiloom.learn.statistics import label_key
-from wikiloom.scoring.cache import ScoreCache, score_key
+from wikiloom.scoring.cache import ScoreCache, make_cache, score_key
 from wikiloom.scoring.loaded import ModelPool, ServedModel
 from wikiloom.wiki.client import WikiClient
+from wikiloom.wiki.registry import wiki_language
 from wikiloom.wiki.revisions import Revision, fetch_revisions
 
 #: Feature contributions listed with `features` (the largest by size).
@@ -338,3 +340,16 @@ def _salt(request: ScoreRequest) -> str:
         {str(k): v for k, v in sorted(request.inject.items())}, option=orjson.OPT_SORT_KEYS
     )
     return ":" + hashlib.sha1(encoded).hexdigest()
+
+
+def scorer_for(
+    settings: Settings, factory: sessionmaker[Session], client: Callable[[], WikiClient]
+) -> Scorer:
+    """The scorer the settings describe: its cache, its model pool, the wikis' languages."""
+    return Scorer(
+        ModelPool(factory, idle_seconds=settings.model_idle_seconds),
+        make_cache(settings),
+        factory,
+        client,
+        language=lambda wiki: wiki_language(wiki, settings.wikis),
+    )
