@@ -14,8 +14,13 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# The real ORES and Lift Wing clients the scoring tests drive; their own pins (flask 1.0,
+# revscoring<2.7) do not install on Python 3.11, and they need none of them.
+CLIENTS := ores==1.4.0 liftwing==0.1.1
+
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps $(CLIENTS)
 	touch $@
 
 install: $(VENV)/.installed
