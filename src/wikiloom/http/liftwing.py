@@ -116,7 +116,7 @@ async def predict(request: Request, name: str) -> Response:
         return kserve_error(rev_id, 400)
     features = bool(body.get("extended_output", False))
     try:
-        async with track(request, "liftwing_predict"):
+        async with track(request, "liftwing_predict", model_name):
             response = await engine.score(
                 ScoreRequest(wiki, (rev_id,), models=(model_name,), features=features)
             )

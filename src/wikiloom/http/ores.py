@@ -163,7 +163,7 @@ async def _score(
         inject=_inject(values, rev_id),
         precache="precache" in values,
     )
-    async with track(request, "ores_v3"):
+    async with track(request, "ores_v3", "|".join(names) if names else "all"):
         response = await engine.score(score_request)
     count_scores(request, response)
     return ores_json(request, _document(response, paths))
@@ -252,7 +252,7 @@ async def precache(request: Request) -> Response:
     names = [name for name in names if name in served]
     if not names:
         return Response(status_code=204)
-    async with track(request, "ores_precache"):
+    async with track(request, "ores_precache", "|".join(names)):
         response = await engine.score(
             ScoreRequest(wiki, (rev_id,), models=tuple(names), precache=True)
         )

@@ -49,7 +49,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.latency = Histogram(
-            "wikiloom_request_seconds", "Scoring request latency", ["route"],
+            "wikiloom_request_seconds", "Scoring request latency", ["route", "models"],
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )  # fmt: skip
@@ -94,8 +94,8 @@ def client_of(request: Request) -> str:
 
 
 @asynccontextmanager
-async def track(request: Request, route: str) -> AsyncIterator[None]:
-    """Admit a scoring request under the limits, and time it.
+async def track(request: Request, route: str, models: str = "all") -> AsyncIterator[None]:
+    """Admit a scoring request under the limits, and time it (per route and models asked).
 
     Over `scoring_client_limit` requests in flight from one client: 429. Over
     `scoring_max_inflight` in all: 503 with Retry-After (load shedding).
@@ -121,7 +121,7 @@ async def track(request: Request, route: str) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        metrics.latency.labels(route).observe(time.perf_counter() - started)
+        metrics.latency.labels(route, models).observe(time.perf_counter() - started)
         metrics.inflight.dec()
         state.scoring_inflight -= 1
         per_client[who] -= 1
