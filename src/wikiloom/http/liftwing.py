@@ -60,7 +60,7 @@ def _split(name: str) -> tuple[str, str] | None:
 async def _names(request: Request) -> list[str]:
     engine = scorer(request)
     wikis = await run_in_threadpool(engine.pool.wikis)
-    return [f"{wiki}-{name}" for wiki in wikis for name in engine.pool.served(wiki)]
+    return [f"{wiki}-{name}" for wiki in wikis for name in await engine.served(wiki)]
 
 
 @router.get("/v1/models")
@@ -73,7 +73,7 @@ async def models(request: Request) -> dict[str, list[str]]:
 async def model(request: Request, name: str) -> Response:
     """Whether a model is served (KServe's readiness of one model)."""
     parts = _split(name)
-    if parts is None or parts[1] not in scorer(request).pool.served(parts[0]):
+    if parts is None or parts[1] not in await scorer(request).served(parts[0]):
         return kserve_error(f"Model with name {name} does not exist.", 404)
     return JSONResponse({"name": name, "ready": True})
 
@@ -102,7 +102,7 @@ async def predict(request: Request, name: str) -> Response:
     """Score one revision with one model; the ORES v3 document of that score."""
     parts = _split(name)
     engine = scorer(request)
-    if parts is None or parts[1] not in engine.pool.served(parts[0]):
+    if parts is None or parts[1] not in await engine.served(parts[0]):
         return kserve_error(f"Model with name {name} does not exist.", 404)
     wiki, model_name = parts
     try:
@@ -134,7 +134,7 @@ async def predict(request: Request, name: str) -> Response:
                 400,
             )
         return kserve_error(f"Missing resource for rev-id {rev_id}: {problem['message']}", 400)
-    served = engine.pool.served(wiki)[model_name]
+    served = (await engine.served(wiki))[model_name]
     return JSONResponse(
         {
             wiki: {

@@ -152,7 +152,7 @@ async def _score(
     rev_ids = [rev_id] if rev_id is not None else _rev_ids(values)
     engine = scorer(request)
     if not rev_ids:
-        served = engine.pool.resolve(wiki, names)
+        served = await engine.resolve(wiki, names)
         body = {wiki: {"models": {m.name: model_info(m, paths) for m in served}}}
         return ores_json(request, body)
     score_request = ScoreRequest(
@@ -184,7 +184,7 @@ async def contexts(request: Request) -> Response:
     body = {}
     for wiki in await _wikis(request):
         body[wiki] = {
-            "models": {m.name: model_info(m, paths) for m in engine.pool.served(wiki).values()}
+            "models": {m.name: model_info(m, paths) for m in (await engine.served(wiki)).values()}
         }
     return ores_json(request, body)
 
@@ -248,7 +248,7 @@ async def precache(request: Request) -> Response:
     if plan is None:
         return Response(status_code=204)
     wiki, rev_id, names = plan
-    served = engine.pool.served(wiki)
+    served = await engine.served(wiki)
     names = [name for name in names if name in served]
     if not names:
         return Response(status_code=204)

@@ -73,6 +73,11 @@ class ModelPool:
         #: Estimators loaded so far, for metrics and tests.
         self.loads = 0
 
+    def stale(self, wiki: str) -> bool:
+        """Whether the next `served(wiki)` asks the registry (so should run off the event loop)."""
+        cached = self.states.get(wiki)
+        return cached is None or self.clock() - cached[0] >= self.state_ttl
+
     def served(self, wiki: str) -> dict[str, ServedModel]:
         """The models a wiki serves now, by name (asked of the registry at most every TTL)."""
         now = self.clock()

@@ -118,7 +118,8 @@ async def precache_stream(
         else:
             seen[key] = True
             wiki, rev_id, names = plan
-            served = [name for name in names if name in scorer.pool.served(wiki)]
+            available = await scorer.served(wiki)
+            served = [name for name in names if name in available]
             if not served:
                 counts.skipped += 1
             else:

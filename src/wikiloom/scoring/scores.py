@@ -94,9 +94,20 @@ class Scorer:
         self.language = language
         self.inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
+    async def served(self, wiki: str) -> dict[str, ServedModel]:
+        """The models a wiki serves, asking the registry in a thread when it is time to."""
+        if self.pool.stale(wiki):
+            return await asyncio.to_thread(self.pool.served, wiki)
+        return self.pool.served(wiki)
+
+    async def resolve(self, wiki: str, names: Sequence[str] | None) -> list[ServedModel]:
+        """The served models asked for (see `ModelPool.resolve`), without blocking the loop."""
+        await self.served(wiki)
+        return self.pool.resolve(wiki, names)
+
     async def score(self, request: ScoreRequest) -> ScoreResponse:
         """Answer a scoring request; per-revision problems become per-score errors."""
-        models = self.pool.resolve(request.wiki, request.models)
+        models = await self.resolve(request.wiki, request.models)
         response = ScoreResponse(request.wiki, models)
         rev_ids = list(dict.fromkeys(request.rev_ids))
         for rev_id in rev_ids:
