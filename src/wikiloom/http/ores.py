@@ -151,8 +151,8 @@ async def _score(
     names = [model] if model is not None else _bar(values, "models")
     rev_ids = [rev_id] if rev_id is not None else _rev_ids(values)
     engine = scorer(request)
+    served = await engine.resolve(wiki, names)  # unknown wikis and models: 404 before anything
     if not rev_ids:
-        served = await engine.resolve(wiki, names)
         body = {wiki: {"models": {m.name: model_info(m, paths) for m in served}}}
         return ores_json(request, body)
     score_request = ScoreRequest(
@@ -163,7 +163,7 @@ async def _score(
         inject=_inject(values, rev_id),
         precache="precache" in values,
     )
-    async with track(request, "ores_v3", "|".join(names) if names else "all"):
+    async with track(request, "ores_v3", "|".join(m.name for m in served)):
         response = await engine.score(score_request)
     count_scores(request, response)
     return ores_json(request, _document(response, paths))
