@@ -9,9 +9,11 @@ import httpx
 import pytest
 
 from tests.labels.factories import campaign_with_tasks
+from tests.support.models import register
 from wikiloom.config import Settings
 from wikiloom.db import make_engine, session_factory, transaction
 from wikiloom.http import create_app
+from wikiloom.learn.registry import TrainedModel
 
 
 @pytest.fixture
@@ -31,6 +33,15 @@ def campaign_id(settings: Settings) -> int:
 @pytest.fixture
 async def app_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"dev_login": True})
+
+
+@pytest.fixture
+def served(settings: Settings, sample_trained: TrainedModel) -> Settings:
+    """Settings whose database holds the sample model, active on enwiki, its features stored."""
+    engine = make_engine(settings)
+    register(session_factory(engine), sample_trained, "enwiki")
+    engine.dispose()
+    return settings
 
 
 @asynccontextmanager

@@ -19,14 +19,6 @@ FIXTURES = Path(__file__).parent.parent / "data" / "api_fixtures"
 PRODUCTION = json.loads((FIXTURES / "liftwing_responses.json").read_text())["responses"]
 
 
-@pytest.fixture
-def served(settings: Settings, sample_trained: TrainedModel) -> Settings:
-    engine = make_engine(settings)
-    register(session_factory(engine), sample_trained, "enwiki")
-    engine.dispose()
-    return settings
-
-
 @pytest.mark.anyio
 async def test_models_are_listed_and_ready(served: Settings) -> None:
     async with client_for(served, None) as client:

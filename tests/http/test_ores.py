@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from tests.http.conftest import client_for
-from tests.support.models import SAMPLE, register
+from tests.support.models import SAMPLE
 from wikiloom.config import Settings
 from wikiloom.db import make_engine, session_factory, transaction
 from wikiloom.learn.datasets import read_dataset
-from wikiloom.learn.registry import TrainedModel, get_model, set_status
+from wikiloom.learn.registry import get_model, set_status
 
 FIXTURES = Path(__file__).parent.parent / "data" / "api_fixtures"
 PRODUCTION = json.loads((FIXTURES / "ores_example_responses.json").read_text())["responses"]
@@ -29,14 +29,6 @@ def shape(value: Any) -> Any:
     if isinstance(value, list):
         return [shape(item) for item in value[:1]]
     return type(value).__name__
-
-
-@pytest.fixture
-def served(settings: Settings, sample_trained: TrainedModel) -> Settings:
-    engine = make_engine(settings)
-    register(session_factory(engine), sample_trained, "enwiki")
-    engine.dispose()
-    return settings
 
 
 async def get(settings: Settings, url: str, **options: Any) -> httpx.Response:
