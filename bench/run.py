@@ -29,6 +29,7 @@ SCRIPTS = (
     "wiki_revisions",
     "training",
     "features",
+    "scoring",
 )
 
 

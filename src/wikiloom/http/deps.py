@@ -20,8 +20,11 @@ MAX_IDS = {"campaign_id": 2**31 - 1, "workset_id": 2**31 - 1}
 MAX_ID = 2**63 - 1
 
 
-def ids_in_range(request: Request) -> None:
-    """Answer 404 for a numeric path id no column can hold (`campaign_id=<N>`)."""
+async def ids_in_range(request: Request) -> None:
+    """Answer 404 for a numeric path id no column can hold (`campaign_id=<N>`).
+
+    Asynchronous (it does no I/O) so that no request pays a thread-pool hop for it.
+    """
     for name, value in request.path_params.items():
         if isinstance(value, int) and value > MAX_IDS.get(name, MAX_ID):
             raise NotFound(f"{name}={value}")

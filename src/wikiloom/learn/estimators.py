@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from wikiloom.learn.statistics import label_key
 
@@ -22,6 +23,17 @@ Array = npt.NDArray[np.float64]
 BACKENDS = ("histgb", "lightgbm")
 CALIBRATIONS = ("isotonic", "sigmoid")
 EPSILON = 1e-6
+
+
+@functools.cache
+def _controller() -> ThreadpoolController:
+    """The process's thread-pool controller (scanning the loaded libraries costs 1 ms)."""
+    return ThreadpoolController()
+
+
+def one_thread() -> Any:
+    """A context in which native thread pools (OpenMP, BLAS) use one thread."""
+    return _controller().limit(limits=1)
 
 
 class WikiClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -166,7 +178,7 @@ class WikiClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.sample_rates_ = totals / totals.sum()
         folds = min(self.cv, int(np.bincount(codes).min()))
         self.oof_codes_ = codes
-        with threadpool_limits(limits=1):
+        with one_thread():
             self.oof_proba_, self.oof_folds_ = self._out_of_fold(X, y, weights, folds)
             self.calibrators_ = (
                 self._calibrators(self.oof_proba_, codes) if self.calibration and folds >= 2 else []
@@ -233,7 +245,7 @@ class WikiClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """Calibrated probabilities of each class, at the population's rates."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, ensure_all_finite=False)
-        with threadpool_limits(limits=1):
+        with one_thread():
             raw = self.estimator_.predict_proba(X)
         return self._rescale(self._calibrate(raw, self.calibrators_))
 

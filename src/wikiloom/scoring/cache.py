@@ -28,7 +28,9 @@ def score_key(wiki: str, model: str, rev_id: int, version: str, prefix: str = "o
 
 
 class ScoreCache(Protocol):
-    """Where scores are kept between requests."""
+    """Where scores are kept between requests; `blocking` ones are called from a thread."""
+
+    blocking: bool
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]: ...
 
@@ -37,6 +39,8 @@ class ScoreCache(Protocol):
 
 class MemoryScoreCache:
     """An in-process LRU of score documents, safe across threads."""
+
+    blocking = False
 
     def __init__(self, size: int = 100_000) -> None:
         self.entries: LRUCache[str, Any] = LRUCache(maxsize=size)
@@ -55,6 +59,8 @@ class MemoryScoreCache:
 
 class RedisScoreCache:
     """Scores in Redis as JSON with a TTL (`SET … EX`); an unreachable Redis is a miss."""
+
+    blocking = True
 
     def __init__(self, url: str, ttl: int = DEFAULT_TTL, timeout: float = 0.5) -> None:
         import redis

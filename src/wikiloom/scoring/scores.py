@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,7 +119,7 @@ class Scorer:
             for model in models
         }
         cacheable = not request.features and not request.inject
-        hits = await asyncio.to_thread(self.cache.get_many, keys.values()) if cacheable else {}
+        hits = await self._cached(keys.values()) if cacheable else {}
         waiting: dict[tuple[int, str], asyncio.Future[dict[str, Any]]] = {}
         mine: list[tuple[int, ServedModel]] = []
         loop = asyncio.get_running_loop()
@@ -153,8 +153,17 @@ class Scorer:
         for (rev_id, name), future in waiting.items():
             response.scores[rev_id][name] = await future
         if fresh:
-            await asyncio.to_thread(self.cache.set_many, fresh)
+            if self.cache.blocking:
+                await asyncio.to_thread(self.cache.set_many, fresh)
+            else:
+                self.cache.set_many(fresh)
         return response
+
+    async def _cached(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The cached scores of the keys (a network cache is asked from a thread)."""
+        if self.cache.blocking:
+            return await asyncio.to_thread(self.cache.get_many, keys)
+        return self.cache.get_many(keys)
 
     async def _compute(
         self, request: ScoreRequest, pairs: list[tuple[int, ServedModel]]
