@@ -11,8 +11,17 @@ its text is the parent and five realistic edits of it are revisions, made with a
   random paragraph where the article has no two sections;
 * `two_places`: a word changed near the top and a category added at the end.
 
-Editors rotate over an IP, a newcomer, an experienced editor, a sysop and a bot. Figures
-(median of `--repeats`, after one warm-up run):
+Editors rotate over an IP, a newcomer, an experienced editor, a sysop and a bot.
+
+Caching is neutralised: every revision gets its own copies of its parent's text and of its
+text (new string objects, `fresh`), so that nothing kept for one text object serves
+another revision (`wordcounts.lower_case` and `wordcounts.whole_counts` are kept by the
+identity of the text object, and no record's text is another record's parent here, as it
+is in a page history); those caches are also emptied before each timed run
+(`wordcounts.clear_caches`). What is kept across revisions is per token or per word
+(token types, compiled word patterns), as in any run.
+
+Figures (median of `--repeats`, after one warm-up run):
 
 * `ores_demo.revisions_per_second`, `editquality.revisions_per_second`: `transform` of
   all records with `OresDemoFeatures` and `EditQualityFeatures`, and per edit kind;
@@ -36,8 +45,10 @@ from pathlib import Path
 
 from common import ROOT, emit, note, parser
 from wikiloom.learn.articlequality import ArticleQualityFeatures
-from wikiloom.learn.editquality import EditQualityFeatures, OresDemoFeatures
+from wikiloom.learn.editquality import EditQualityFeatures
+from wikiloom.learn.oresfeatures import OresDemoFeatures
 from wikiloom.learn.tokens import tokenize
+from wikiloom.learn.wordcounts import clear_caches
 from wikiloom.wiki.dumps import read_dump
 from wikiloom.wiki.revisions import Revision
 from wikiloom.wiki.users import WikiUser
@@ -120,8 +131,16 @@ EDITS: dict[str, Callable[[str, random.Random], str]] = {
 }
 
 
+def fresh(text: str) -> str:
+    """A copy of a text that is a string object of its own."""
+    return (text + ".")[:-1]
+
+
 def records(articles: Sequence[Revision], seed: int = 5) -> dict[str, list[Revision]]:
-    """Five edits of every article, by kind, as revision records with parent texts."""
+    """Five edits of every article, by kind, as revision records with parent texts.
+
+    Each record has its own string objects for the parent's text and the text (`fresh`).
+    """
     rng = random.Random(seed)
     made: dict[str, list[Revision]] = {kind: [] for kind in EDITS}
     number = 0
@@ -136,8 +155,8 @@ def records(articles: Sequence[Revision], seed: int = 5) -> dict[str, list[Revis
                     parent_id=article.rev_id,
                     timestamp=dt.datetime(2015, 6, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=number),
                     comment="/* History */ copyedit" if number % 3 else "",
-                    parent_text=parent,
-                    text=make(parent, rng),
+                    parent_text=fresh(parent),
+                    text=fresh(make(parent, rng)),
                     user_name=name,
                     user_id=user_id,
                     user=user,
@@ -156,10 +175,14 @@ def baseline(revisions: Sequence[Revision]) -> None:
 
 
 def timed(work: Callable[[], object], repeats: int) -> float:
-    """The median wall time of `repeats` runs of `work`, after one warm-up run."""
+    """The median wall time of `repeats` runs of `work`, after one warm-up run.
+
+    The per-text caches are emptied before each run, so that no run reuses another's.
+    """
     work()
     times = []
     for _ in range(repeats):
+        clear_caches()
         started = time.perf_counter()
         work()
         times.append(time.perf_counter() - started)

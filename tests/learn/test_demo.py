@@ -9,8 +9,8 @@ from tests.support.mediawiki import MediaWiki
 from tests.wiki.conftest import client_of
 from wikiloom.db import transaction
 from wikiloom.learn.demo import demo_datasets, load_demo_model
-from wikiloom.learn.editquality import OresDemoFeatures
 from wikiloom.learn.featurestore import get_vectors
+from wikiloom.learn.oresfeatures import OresDemoFeatures
 from wikiloom.learn.registry import TrainedModel, get_model, load_estimator
 from wikiloom.learn.training import TrainingOptions, train
 from wikiloom.wiki.revisions import Revision, fetch_revisions

@@ -9,14 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wikiloom.learn import diffs
-from wikiloom.learn.diffs import (
-    common_prefix_length,
-    common_suffix_length,
-    diff_tokens,
-    hunks,
-    is_cut,
-    outside,
-)
+from wikiloom.learn import hunks as hunking
+from wikiloom.learn.diffs import TokenDiff, diff_tokens, outside
+from wikiloom.learn.hunks import common_prefix_length, common_suffix_length, hunks, is_cut
 from wikiloom.learn.tokens import tokenize
 
 PIECES = [
@@ -188,7 +183,7 @@ def test_non_latin_edit() -> None:
     assert diff.removed == []
 
 
-@pytest.mark.parametrize("threshold", [diffs.LINE_DIFF_ABOVE, 4])
+@pytest.mark.parametrize("threshold", [hunking.LINE_DIFF_ABOVE, 4])
 @settings(max_examples=300, deadline=None)
 @given(edit=edits())
 def test_parent_minus_removed_plus_added_is_the_revision(
@@ -196,7 +191,7 @@ def test_parent_minus_removed_plus_added_is_the_revision(
 ) -> None:
     parent, text = edit
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(diffs, "LINE_DIFF_ABOVE", threshold)  # 4: split into hunks nearly always
+        patch.setattr(hunking, "LINE_DIFF_ABOVE", threshold)  # 4: split into hunks nearly always
         diff = diff_tokens(parent, text)
         places = hunks(parent, text)
     before, after = Counter(tokenize(parent)), Counter(tokenize(text))
@@ -212,3 +207,100 @@ def test_parent_minus_removed_plus_added_is_the_revision(
         position = end
     assert pieces + tokenize(parent[position:]) == tokenize(parent)
     assert [(a1, a2) for a1, a2, _, _ in places] == list(diff.parent_spans)
+
+
+def token_boundaries(text: str) -> set[int]:
+    """Where the tokens of a full tokenization start and end."""
+    bounds, position = {0}, 0
+    for token, _ in tokenize(text):
+        position += len(token)
+        bounds.add(position)
+    return bounds
+
+
+@pytest.mark.parametrize("threshold", [hunking.LINE_DIFF_ABOVE, 4])
+@settings(max_examples=300, deadline=None)
+@given(edit=edits())
+def test_windows_tokenize_as_the_whole_texts_and_diff_the_same(
+    threshold: int, edit: tuple[str, str]
+) -> None:
+    parent, text = edit
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hunking, "LINE_DIFF_ABOVE", threshold)
+        diff = diff_tokens(parent, text)
+        patch.setattr(diffs, "token_window", lambda a, b, hunk, core: hunk)
+        whole = diff_tokens(parent, text)  # every hunk tokenized whole
+    # No token of the whole text spans a window's ends, and the window alone tokenizes as
+    # the whole text does there.
+    for source, spans in ((parent, diff.parent_token_spans), (text, diff.token_spans)):
+        bounds = token_boundaries(source)
+        for start, end in spans:
+            assert {start, end} <= bounds
+            assert tokenize(source[start:end]) == tokens_between(source, start, end)
+    assert diff.removed == whole.removed
+    assert diff.added == whole.added
+    assert diff.removed_segments == whole.removed_segments
+    assert diff.added_segments == whole.added_segments
+    assert (diff.parent_spans, diff.spans) == (whole.parent_spans, whole.spans)
+
+
+def tokens_between(text: str, start: int, end: int) -> list[tuple[str, str]]:
+    """The tokens of a full tokenization of `text` that lie in `text[start:end]`."""
+    found, position = [], 0
+    for token in tokenize(text):
+        if start <= position and position + len(token[0]) <= end:
+            found.append(token)
+        position += len(token[0])
+    return found
+
+
+def test_a_word_changed_in_a_long_paragraph_is_tokenized_alone() -> None:
+    paragraph = " ".join(f"word{number}" for number in range(300))
+    parent = f"Intro.\n\n{paragraph}\n\nEnd."
+    text = parent.replace(" word150 ", " WOVEN ")
+    diff = diff_tokens(parent, text)
+    assert diff.parent_spans == ((8, 8 + len(paragraph) + 2),)  # the hunk: the whole line
+    assert [parent[a:b] for a, b in diff.parent_token_spans] == ["word150"]
+    assert [text[a:b] for a, b in diff.token_spans] == ["WOVEN"]
+    assert diff.removed == [("word150", "word")]
+    assert diff.added == [("WOVEN", "word")]
+    (a1, a2), (b1, b2) = diff.parent_token_spans[0], diff.token_spans[0]
+    assert diff.changes == ((a1, a2, b1, b2),)  # the window is the change, here
+
+
+def same_as_whole(parent: str, text: str) -> TokenDiff:
+    """The diff, checked against the diff that tokenizes every hunk whole."""
+    diff = diff_tokens(parent, text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(diffs, "token_window", lambda a, b, hunk, core: hunk)
+        whole = diff_tokens(parent, text)
+    assert (diff.removed, diff.added) == (whole.removed, whole.added)
+    assert (diff.removed_segments, diff.added_segments) == (
+        whole.removed_segments,
+        whole.added_segments,
+    )
+    for source, spans in ((parent, diff.parent_token_spans), (text, diff.token_spans)):
+        for start, end in spans:
+            assert tokenize(source[start:end]) == tokens_between(source, start, end)
+    return diff
+
+
+def test_windows_do_not_end_inside_tags() -> None:
+    # The inserted "<b " opens a tag that closes after the window's end: the window grows.
+    diff = same_as_whole("aa bb cc> dd\n", "aa <b bb cc> dd\n")
+    assert diff.token_spans[0][1] >= len("aa <b bb cc>")
+    # A line inside a tag (the ref's name holds a newline) is not a cut: no window there.
+    parent = '<ref name="a\nb c d">x</ref>\n'
+    diff = same_as_whole(parent, parent.replace("c d", "c e"))
+    assert diff.parent_token_spans == diff.parent_spans
+
+
+def test_a_changed_line_whose_copy_is_inserted_elsewhere_is_diffed_whole() -> None:
+    # The old line is inserted far below (a move, whole lines): its window would not say so.
+    line = "One two three four five six."
+    filler = [f"Filler line {number} here." for number in range(200)]
+    parent = "\n".join([line, *filler, "End."])
+    text = "\n".join([line.replace("three", "THREE"), *filler, line, "End."])
+    diff = same_as_whole(parent, text)
+    assert len(diff.parent_spans) == 2
+    assert diff.parent_token_spans == diff.parent_spans

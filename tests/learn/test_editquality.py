@@ -6,24 +6,27 @@ import csv
 import datetime as dt
 import math
 import pickle
+from collections import Counter
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks
 
+from tests.learn.test_wordcounts import PIECES as WORD_PIECES
 from tests.support.mediawiki import LOOM_V2, MediaWiki
 from wikiloom.errors import CommentDeleted, TextDeleted, UserDeleted
-from wikiloom.learn.editquality import (
-    CHRONOLOGY_FALLBACK,
-    EDIT_QUALITY_FEATURES,
-    ORES_DEMO_FEATURES,
-    EditQualityFeatures,
-    OresDemoFeatures,
-)
+from wikiloom.learn.editquality import EDIT_QUALITY_FEATURES, EditQualityFeatures, structure
+from wikiloom.learn.oresfeatures import ORES_DEMO_FEATURES, OresDemoFeatures
+from wikiloom.learn.regexlists import FrequencyDelta, changes
+from wikiloom.learn.revisionfeatures import CHRONOLOGY_FALLBACK
+from wikiloom.learn.tokens import tokenize
+from wikiloom.learn.wordlists import load_wordlists
 from wikiloom.wiki.client import WikiClient
 from wikiloom.wiki.revisions import Revision, fetch_revisions
 from wikiloom.wiki.users import WikiUser
@@ -322,6 +325,82 @@ def test_language_features_of_the_full_set() -> None:
     assert values["stopwords.non_stopword_prop_delta_decrease"] == 0
     with pytest.raises(LookupError, match=r"available: .*en"):
         full(edit(parent, text), language="xx")
+
+
+#: Wikitext with bad and informal words, stop words, markup and the hard cases of counting.
+TEXTS = st.lists(
+    st.sampled_from(
+        [*WORD_PIECES, "shit", "lol", "the", "of", "[[File:x]]", "{{cn}}", "<ref/>", "\n== H =="]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@st.composite
+def edits(draw: st.DrawFn) -> tuple[str, str]:
+    """A text and an edit of it: pieces inserted or deleted, or a rewrite."""
+    parent = draw(TEXTS)
+    if draw(st.integers(0, 4)) == 0:
+        return parent, draw(TEXTS)
+    pieces = list(parent)
+    for _ in range(draw(st.integers(0, 4))):
+        position = draw(st.integers(0, len(pieces)))
+        if pieces and draw(st.booleans()):
+            del pieces[min(position, len(pieces) - 1)]
+        else:
+            pieces.insert(position, draw(st.sampled_from([" lol ", "shit", "Loom", "\n"])))
+    return parent, "".join(pieces)
+
+
+def whole_text_delta(old: Counter[str], new: Counter[str]) -> tuple[float, ...]:
+    """The sums of revscoring's delta between two whole texts' counts."""
+    return FrequencyDelta(changes(old, new), old).sums()
+
+
+@settings(max_examples=300, deadline=None)
+@given(edit=edits())
+def test_word_list_and_structure_features_are_those_of_the_whole_texts(
+    edit: tuple[str, str],
+) -> None:
+    # What is computed from the changed places only is what the whole texts give.
+    parent, text = edit
+    values = full(edit_of(parent, text))
+    lists = load_wordlists("en")
+    for name, rl in (("badwords", lists.badwords), ("informals", lists.informals)):
+        old, new = Counter(rl.matches(parent)), Counter(rl.matches(text))
+        sums = whole_text_delta(old, new)
+        for item, value in zip(LANGUAGE_PARTS, sums, strict=True):
+            assert values[f"{name}.match_{item}"] == value
+    words = [
+        Counter(
+            token.lower()
+            for token, kind in tokenize(source)
+            if kind == "word" and token.lower() not in lists.stopwords
+        )
+        for source in (parent, text)
+    ]
+    _, _, _, prop_sum, prop_up, prop_down = whole_text_delta(*words)
+    assert values["stopwords.non_stopword_prop_delta_sum"] == prop_sum
+    assert values["stopwords.non_stopword_prop_delta_increase"] == prop_up
+    assert values["stopwords.non_stopword_prop_delta_decrease"] == prop_down
+    names = ("refs", "wikilinks", "external_links", "templates", "files", "headings", "categories")
+    for name, old_count, new_count in zip(names, structure(parent), structure(text), strict=True):
+        assert values[f"wikitext.{name}.parent"] == old_count
+        assert values[f"wikitext.{name}.revision"] == new_count
+    assert values["size.parent_bytes"] == len(parent.encode())
+    assert values["size.bytes"] == len(text.encode())
+    ores_values = ores(edit_of(parent, text))
+    assert ores_values["english.stopwords.revision.diff.non_stopword_prop_delta_sum"] == prop_sum
+
+
+def edit_of(parent: str, text: str) -> Revision:
+    """A revision record of an edit, its texts string objects of their own."""
+    return edit((parent + ".")[:-1], (text + ".")[:-1])
+
+
+LANGUAGE_PARTS = tuple(
+    f"{kind}_{part}" for kind in ("delta", "prop_delta") for part in ("sum", "increase", "decrease")
+)
 
 
 def test_many_revisions_and_none() -> None:

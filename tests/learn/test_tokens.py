@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wikiloom.learn.tokens import WORD_SCAN_RE, is_uppercase_word, tokenize
+from wikiloom.learn.tokens import (
+    LEXICON,
+    TOKEN_RE,
+    URL,
+    WORD,
+    WORD_SCAN_RE,
+    is_uppercase_word,
+    token_type,
+    tokenize,
+)
 
 #: Pieces that make the tokenizer's hard cases likely in generated texts.
 PIECES = [
@@ -46,8 +57,25 @@ PIECES = [
     "。",
     "है।",
     "!!",
+    # Where the quicker patterns (`FAST_WORD`, `URL_START`) must agree with the plain ones.
+    "HTTP://",
+    "Tel:",
+    "xhttp://",
+    "worldwind://",
+    "abcdefghij:",
+    "gopher:",
+    "ſ",
+    "K",
+    "\xa0",
+    "don’t",
+    "'x",
+    "&#x41;",
 ]
 texts = st.lists(st.sampled_from(PIECES) | st.text(max_size=3), max_size=30).map("".join)
+#: The plain scanner `WORD_SCAN_RE` replaced (no possessive repeats, the loose URL lookahead).
+PLAIN_SCAN_RE = re.compile(
+    f"(?:{dict(LEXICON)['url']})|(?:{dict(LEXICON)['tag']})|(?:{dict(LEXICON)['entity']})|({WORD})"
+)
 
 
 def test_words_numbers_and_punctuation() -> None:
@@ -182,3 +210,22 @@ def test_tokens_join_back_into_the_text(text: str) -> None:
 def test_word_scanner_finds_exactly_the_word_tokens(text: str) -> None:
     scanned = [word for word in WORD_SCAN_RE.findall(text) if word]
     assert scanned == [token for token, kind in tokenize(text) if kind == "word"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(texts)
+def test_tokenize_is_the_plain_tokenization(text: str) -> None:
+    # `tokenize` splits with the group-less `SPLIT_RE` and types each token on its own.
+    plain = [(match.group(), match.lastgroup) for match in TOKEN_RE.finditer(text)]
+    assert tokenize(text) == plain
+    assert WORD_SCAN_RE.findall(text) == PLAIN_SCAN_RE.findall(text)
+
+
+def test_token_types_alone() -> None:
+    assert token_type("peoples'") == "word"  # the end of a string passes for a space
+    assert token_type("http://x.org") == "url"
+    assert token_type("HTTP") == "word"
+    assert token_type('<ref name="a b">') == "ref_open"
+    assert token_type("\n\n") == "break"
+    assert tokenize("HTTP://x.org") == [("HTTP", "word"), (":", "colon"), ("//x.org", "url")]
+    assert re.fullmatch(URL, "mailto:a@b.org")

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from tests.learn.test_diffs import texts
 from wikiloom.learn.diffs import diff_tokens
-from wikiloom.learn.tokens import tokenize
 from wikiloom.learn.wordlists import (
     FILES,
     TEMPLATE_FILES,
@@ -23,7 +18,6 @@ from wikiloom.learn.wordlists import (
     load_wordlists,
     regex_list,
     template_name,
-    word_frequencies,
 )
 
 
@@ -162,25 +156,3 @@ def test_template_names() -> None:
     assert template_name("#if:x") is None  # a parser function
     assert template_name("DEFAULTSORT:Loom") is None  # a magic word
     assert template_name("") is None
-
-
-@settings(max_examples=300, deadline=None)
-@given(texts, st.booleans())
-def test_word_frequencies_are_those_of_a_full_tokenization(text: str, many: bool) -> None:
-    words = {token.lower() for token, kind in tokenize(text) if kind == "word"} | {"ref", "x"}
-    if not many:
-        words = set(sorted(words)[:2])
-    expected = Counter(
-        token.lower() for token, kind in tokenize(text) if kind == "word" and token.lower() in words
-    )
-    assert word_frequencies(text, words) == expected
-
-
-def test_word_frequencies_of_many_places() -> None:
-    text = "loom " * 400 + "\n<ref name=loom>a</ref> looms http://loom.org &loom;"
-    # 400 places: every word of the text is counted; the tag, URL and entity hold none.
-    assert word_frequencies(text, {"loom", "looms"}) == Counter({"loom": 400, "looms": 1})
-    few = 'A loom.\n<ref name="a loom">loom</ref> http://loom.org x_loom 5loom loom\'s\n'
-    # Checked one by one: "A loom", the ref's "loom" (not the one in its tag), "5loom".
-    assert word_frequencies(few, {"loom"}) == Counter({"loom": 3})
-    assert word_frequencies("Loom, LOOM; loomed", {"loom"}) == Counter({"loom": 2})

@@ -14,7 +14,7 @@ import re
 import mwparserfromhell
 
 from wikiloom.errors import TextDeleted
-from wikiloom.learn.editquality import RevisionTransformer
+from wikiloom.learn.revisionfeatures import RevisionTransformer
 from wikiloom.learn.tokens import WORD_SCAN_RE
 from wikiloom.learn.wordlists import TemplateLists, load_templates, template_name
 from wikiloom.wiki.revisions import Revision

@@ -7,8 +7,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from wikiloom.learn.datasets import Dataset, read_dataset
-from wikiloom.learn.editquality import OresDemoFeatures
 from wikiloom.learn.featurestore import store_vectors
+from wikiloom.learn.oresfeatures import OresDemoFeatures
 from wikiloom.learn.registry import create_model, find_model, register_version, set_status
 from wikiloom.learn.tables import ModelVersion
 from wikiloom.learn.training import TrainingOptions, train

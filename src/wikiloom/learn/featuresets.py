@@ -6,7 +6,9 @@ from collections.abc import Callable, Sequence
 
 from wikiloom.errors import BadRequest
 from wikiloom.learn.articlequality import ArticleQualityFeatures
-from wikiloom.learn.editquality import EditQualityFeatures, OresDemoFeatures, RevisionTransformer
+from wikiloom.learn.editquality import EditQualityFeatures
+from wikiloom.learn.oresfeatures import OresDemoFeatures
+from wikiloom.learn.revisionfeatures import RevisionTransformer
 
 #: name -> how to make the feature set for a wiki's language.
 FEATURE_SETS: dict[str, Callable[[str], RevisionTransformer]] = {

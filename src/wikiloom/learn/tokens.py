@@ -12,6 +12,7 @@ Markup gets types of its own (`dbrack_open` for `[[`, `ref_open` for `<ref name=
 
 from __future__ import annotations
 
+import functools
 import re
 
 #: Marks and letters of scripts whose vowel signs Python's `\w` leaves out (combining
@@ -37,6 +38,11 @@ URL = (
     r"[^\s/$.?#\[\]|<>{}][^\s\[\]|<>{}]*"
 )
 WORD = rf"(?:[^\W\d{CJK}]|[{MARKS}])[\w{MARKS}]*(?:['’](?:[\w{MARKS}]+|(?=\s|$)))*"
+#: `WORD` with possessive repeats: each repeat stops before a character the next part must
+#: start with (an apostrophe is not a word character), so giving back never helps; faster.
+FAST_WORD = rf"(?:[^\W\d{CJK}]|[{MARKS}])[\w{MARKS}]*+(?:['’](?:[\w{MARKS}]++|(?=\s|$)))*+"
+#: What every `URL` starts with: `//`, or a protocol (3 to 9 small letters) and a colon.
+URL_START = r"(?=//|[a-z]{3,9}:)"
 
 #: (type, pattern) in the order they are tried at each position: the first that matches wins.
 #: The common types come first (speed); a type that could match where another also does
@@ -82,13 +88,20 @@ LEXICON: tuple[tuple[str, str], ...] = (
     ("etc", r"(?s:.)"),
 )
 TOKEN_RE = re.compile("|".join(f"(?P<{kind}>{pattern})" for kind, pattern in LEXICON))
+#: The same alternatives without groups, with the quicker `FAST_WORD` and `URL_START`: the
+#: same matches as `TOKEN_RE` (each rewrite keeps every match), about a third faster.
+FAST_LEXICON = tuple(
+    (kind, {"url": URL_START + URL, "word": FAST_WORD}.get(kind, pattern))
+    for kind, pattern in LEXICON
+)
+SPLIT_RE = re.compile("|".join(f"(?:{pattern})" for _, pattern in FAST_LEXICON))
 
 #: Finds exactly the `word` tokens of a text (group 1; other matches leave it empty): besides
 #: words it consumes only the tokens that can hold letters after their start (URLs, tags,
 #: entities), and everything else holds no letter a word could start at. About twice as
 #: fast as a full tokenization.
 WORD_SCAN_RE = re.compile(
-    f"(?:{dict(LEXICON)['url']})|(?:{dict(LEXICON)['tag']})|(?:{dict(LEXICON)['entity']})|({WORD})"
+    f"(?:{URL_START}{URL})|(?:{dict(LEXICON)['tag']})|(?:{dict(LEXICON)['entity']})|({FAST_WORD})"
 )
 
 #: Types that are wiki markup (as revscoring's `markups` count them, plus references and tags).
@@ -130,7 +143,21 @@ Token = tuple[str, str]
 
 def tokenize(text: str) -> list[Token]:
     """Split a wikitext into (text, type) tokens that join back into it."""
-    return [(match.group(), match.lastgroup or "etc") for match in TOKEN_RE.finditer(text)]
+    pieces = SPLIT_RE.findall(text)
+    return list(zip(pieces, map(token_type, pieces), strict=True))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def token_type(token: str) -> str:
+    """The type of a token of `tokenize`, which does not depend on the text around it.
+
+    In a text, the first alternative of `LEXICON` that matches at a place makes the token
+    there; on its own, the token is matched whole by that alternative and by none before it
+    (each of those failed in the text, and none looks past a token's end except `word`'s
+    test for a following space, which the end of a string passes too).
+    """
+    match = TOKEN_RE.fullmatch(token)
+    return (match.lastgroup if match else None) or "etc"
 
 
 def is_uppercase_word(word: str) -> bool:
