@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks
 
+from tests.learn.strategies import edits_of
 from tests.learn.test_wordcounts import PIECES as WORD_PIECES
 from tests.support.mediawiki import LOOM_V2, MediaWiki
 from wikiloom.errors import CommentDeleted, TextDeleted, UserDeleted
@@ -336,20 +337,7 @@ TEXTS = st.lists(
 ).map("".join)
 
 
-@st.composite
-def edits(draw: st.DrawFn) -> tuple[str, str]:
-    """A text and an edit of it: pieces inserted or deleted, or a rewrite."""
-    parent = draw(TEXTS)
-    if draw(st.integers(0, 4)) == 0:
-        return parent, draw(TEXTS)
-    pieces = list(parent)
-    for _ in range(draw(st.integers(0, 4))):
-        position = draw(st.integers(0, len(pieces)))
-        if pieces and draw(st.booleans()):
-            del pieces[min(position, len(pieces) - 1)]
-        else:
-            pieces.insert(position, draw(st.sampled_from([" lol ", "shit", "Loom", "\n"])))
-    return parent, "".join(pieces)
+EDITS = edits_of(TEXTS, [" lol ", "shit", "Loom", "\n"])
 
 
 def whole_text_delta(old: Counter[str], new: Counter[str]) -> tuple[float, ...]:
@@ -358,7 +346,7 @@ def whole_text_delta(old: Counter[str], new: Counter[str]) -> tuple[float, ...]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(edit=edits())
+@given(edit=EDITS)
 def test_word_list_and_structure_features_are_those_of_the_whole_texts(
     edit: tuple[str, str],
 ) -> None:

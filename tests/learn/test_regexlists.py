@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
+from tests.learn.strategies import edits_of, texts_of
 from wikiloom.learn.diffs import diff_tokens
 from wikiloom.learn.patterns import (
     CASE_VARIANTS,
@@ -78,23 +78,8 @@ PIECES = [
     "|",
     "=",
 ]
-texts = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
-
-
-@st.composite
-def edits(draw: st.DrawFn) -> tuple[str, str]:
-    """A text and an edit of it: pieces inserted or deleted, or a rewrite."""
-    parent = draw(texts)
-    if draw(st.integers(0, 4)) == 0:
-        return parent, draw(texts)
-    pieces = list(parent)
-    for _ in range(draw(st.integers(0, 4))):
-        position = draw(st.integers(0, len(pieces)))
-        if pieces and draw(st.booleans()):
-            del pieces[min(position, len(pieces) - 1)]
-        else:
-            pieces.insert(position, draw(st.sampled_from(PIECES)))
-    return parent, "".join(pieces)
+texts = texts_of(PIECES)
+EDITS = edits_of(texts, PIECES)
 
 
 def plain(rl: RegexList, text: str) -> list[str]:
@@ -133,7 +118,7 @@ def test_matches_are_those_of_finditer(rl: RegexList, text: str) -> None:
 
 @pytest.mark.parametrize("rl", LISTS, ids=lambda rl: rl.name)
 @settings(max_examples=300, deadline=None)
-@given(edit=edits())
+@given(edit=EDITS)
 def test_delta_is_that_of_the_whole_texts(rl: RegexList, edit: tuple[str, str]) -> None:
     parent, text = edit
     diff = diff_tokens(parent, text)

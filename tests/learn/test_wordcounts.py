@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.learn.strategies import edits_of, texts_of
 from tests.learn.test_diffs import texts as diff_texts
 from wikiloom.learn import wordcounts
 from wikiloom.learn.diffs import diff_tokens
@@ -82,23 +83,8 @@ PIECES = [
     "|",
     "==",
 ]
-texts = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
-
-
-@st.composite
-def edits(draw: st.DrawFn) -> tuple[str, str]:
-    """A text and an edit of it: pieces inserted or deleted, or a rewrite."""
-    parent = draw(texts)
-    if draw(st.integers(0, 4)) == 0:
-        return parent, draw(texts)
-    pieces = list(parent)
-    for _ in range(draw(st.integers(0, 4))):
-        position = draw(st.integers(0, len(pieces)))
-        if pieces and draw(st.booleans()):
-            del pieces[min(position, len(pieces) - 1)]
-        else:
-            pieces.insert(position, draw(st.sampled_from(PIECES)))
-    return parent, "".join(pieces)
+texts = texts_of(PIECES)
+EDITS = edits_of(texts, PIECES)
 
 
 def words_outside(text: str, skip: Sequence[Span], words: Collection[str]) -> Counter[str]:
@@ -133,7 +119,7 @@ def forced(path: str) -> pytest.MonkeyPatch:
 
 @pytest.mark.parametrize("path", list(PATHS))
 @settings(max_examples=300, deadline=None)
-@given(edit=edits(), extra=st.sets(st.sampled_from(["loom", "e", "st", "σας", "i̇stanbul", "x"])))
+@given(edit=EDITS, extra=st.sets(st.sampled_from(["loom", "e", "st", "σας", "i̇stanbul", "x"])))
 def test_counts_outside_the_changes_are_a_full_tokenization_s(
     path: str, edit: tuple[str, str], extra: set[str]
 ) -> None:

@@ -200,14 +200,15 @@ def show_model(wiki: str, name: str) -> None:
     sys.stdout.write(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def _card(wiki: str, name: str, version: str | None) -> dict[str, Any]:
-    """The card of a version (the current one by default)."""
+def _card(wiki: str, name: str, version: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The card of a version (the current one by default), and the version's statistics."""
     from wikiloom.learn.cards import model_card
     from wikiloom.learn.registry import events_of, get_model, get_version
 
     with errors(), database() as (_, _, factory), transaction(factory) as session:
         model = get_model(session, wiki, name)
-        return model_card(model, get_version(session, model, version), events_of(session, model))
+        row = get_version(session, model, version)
+        return model_card(model, row, events_of(session, model)), row.statistics
 
 
 @models_app.command("card")
@@ -229,12 +230,8 @@ def card(
     renderers = {"markdown": card_markdown, "wikitext": card_wikitext}
     if output not in (*renderers, "json"):
         raise fail(f"--format is markdown, json or wikitext, not {output!r}")
-    content = _card(wiki, name, version)
+    content, statistics = _card(wiki, name, version)
     if plots is not None:
-        from wikiloom.learn.registry import get_model, get_version
-
-        with errors(), database() as (_, _, factory), transaction(factory) as session:
-            statistics = get_version(session, get_model(session, wiki, name), version).statistics
         plots.mkdir(parents=True, exist_ok=True)
         labels = content["model_details"]["labels"]
         for label in ["true"] if "true" in labels else labels:
@@ -306,20 +303,17 @@ def publish(
     """Publish a version's model card as a wiki page, logged in with a bot password."""
     import asyncio
 
+    from wikiloom.jobs.training import wiki_client
     from wikiloom.learn.cards import publish_card
     from wikiloom.learn.registry import get_model, log_event
-    from wikiloom.wiki.client import WikiClient
 
     if not username or not password:
         raise fail("log in with --username and --password (or WIKILOOM_BOT_USERNAME/_PASSWORD)")
-    content = _card(wiki, name, version)
+    content, _ = _card(wiki, name, version)
     target = to_wiki or wiki
 
     async def write() -> dict[str, Any]:
-        settings = Settings()
-        client = WikiClient(
-            settings.user_agent, custom_wikis=settings.wikis, timeout=settings.wiki_timeout
-        )
+        client = wiki_client(Settings())
         try:
             await client.login(target, username, password)
             return await publish_card(client, target, title, content)

@@ -8,7 +8,7 @@ labeler is not remembered, the transaction gives up, the wiki is asked, and it r
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -30,7 +30,11 @@ class LookupNeeded(Exception):
 
 def wiki_client(request: Request) -> WikiClient:
     """The application's wiki client, made on first use (it needs a User-Agent)."""
-    state = request.app.state
+    return app_wiki_client(request.app.state)
+
+
+def app_wiki_client(state: Any) -> WikiClient:
+    """The wiki client kept in an application's state, made on first use."""
     if state.wiki is None:
         settings = state.settings
         state.wiki = WikiClient(

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from wikiloom.errors import BadRequest
 from wikiloom.http.openapi import ErrorEnvelope, extra, flag, text_param
@@ -190,8 +191,6 @@ async def contexts(request: Request) -> Response:
 
 
 async def _wikis(request: Request) -> list[str]:
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(scorer(request).pool.wikis)
 
 

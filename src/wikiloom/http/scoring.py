@@ -23,8 +23,8 @@ from prometheus_client import (
 
 from wikiloom.config import Settings
 from wikiloom.errors import AppError
+from wikiloom.http.eligibility import app_wiki_client
 from wikiloom.scoring.scores import Scorer, ScoreResponse, scorer_for
-from wikiloom.wiki.client import WikiClient
 
 router = APIRouter(tags=["operations"])
 
@@ -72,17 +72,7 @@ def scorer(request: Request) -> Scorer:
     """The application's scorer, made on first use."""
     state = request.app.state
     if state.scorer is None:
-        settings: Settings = state.settings
-
-        def client() -> WikiClient:
-            if state.wiki is None:
-                state.wiki = WikiClient(
-                    settings.user_agent, custom_wikis=settings.wikis, timeout=settings.wiki_timeout
-                )
-            wiki: WikiClient = state.wiki
-            return wiki
-
-        state.scorer = scorer_for(settings, state.sessions, client)
+        state.scorer = scorer_for(state.settings, state.sessions, lambda: app_wiki_client(state))
     engine: Scorer = state.scorer
     return engine
 

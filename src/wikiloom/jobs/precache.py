@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from wikiloom.config import Settings
+from wikiloom.jobs.training import wiki_client
 from wikiloom.scoring.precache import PrecacheCounts, check_config, precache_stream
 from wikiloom.scoring.scores import Scorer, scorer_for
-from wikiloom.wiki.client import WikiClient
 from wikiloom.wiki.events import EVENTSTREAMS_URL, EventStream, RecentChangesPoller, WikiChange
 
 
@@ -54,9 +54,7 @@ async def run_precache(
     `since`, else from now on); else the EventStreams at `stream_url` are read.
     """
     check_config(settings.precache)
-    client = WikiClient(
-        settings.user_agent, custom_wikis=settings.wikis, timeout=settings.wiki_timeout, maxlag=5
-    )
+    client = wiki_client(settings)
     engine = scorer or scorer_for(settings, factory, lambda: client)
     try:
         if poll:

@@ -151,8 +151,7 @@ class ArticleQualityFeatures(RevisionTransformer):
     @property
     def key(self) -> str:
         """The feature-store key: name, language, version and the template lists' fingerprint."""
-        digest = load_templates(self.language).digest[:12]
-        return f"{self.name}/{self.language}/v{self.version}/{digest}"
+        return self.fingerprinted(load_templates(self.language).digest, self.language)
 
     def row(self, revision: Revision) -> list[float]:
         """The feature values of one revision, in `ARTICLE_QUALITY_FEATURES` order."""

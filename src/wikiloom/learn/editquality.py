@@ -218,8 +218,7 @@ class EditQualityFeatures(RevisionTransformer):
     @property
     def key(self) -> str:
         """The feature-store key: name, language, version and the word lists' fingerprint."""
-        digest = load_wordlists(self.language).digest[:12]
-        return f"{self.name}/{self.language}/v{self.version}/{digest}"
+        return self.fingerprinted(load_wordlists(self.language).digest, self.language)
 
     def row(self, revision: Revision) -> list[float]:
         """The feature values of one revision, in `EDIT_QUALITY_FEATURES` order."""

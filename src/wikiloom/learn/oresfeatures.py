@@ -99,7 +99,7 @@ class OresDemoFeatures(RevisionTransformer):
     @property
     def key(self) -> str:
         """The feature-store key: name, version and the word lists' fingerprint."""
-        return f"{self.name}/v{self.version}/{load_wordlists('en').digest[:12]}"
+        return self.fingerprinted(load_wordlists("en").digest)
 
     def row(self, revision: Revision) -> list[float]:
         """The nine ORES feature values of one revision."""

@@ -89,6 +89,11 @@ class RevisionTransformer(TransformerMixin, BaseEstimator):  # type: ignore[misc
     version: int = 0
     feature_names: tuple[str, ...] = ()
 
+    def fingerprinted(self, digest: str, language: str | None = None) -> str:
+        """A key naming the set, its language, its version and the lists it reads (digest)."""
+        parts = [self.name, *([language] if language else []), f"v{self.version}", digest[:12]]
+        return "/".join(parts)
+
     def fit(self, X: Sequence[Revision], y: Any = None) -> RevisionTransformer:
         """Do nothing (the features need no fitting) and return the transformer."""
         return self
