@@ -23,18 +23,23 @@ from wikiloom.config import Settings
 from wikiloom.db import make_engine, session_factory
 from wikiloom.errors import AppError
 from wikiloom.http import (
+    campaign_pages,
+    form_builder,
     health,
     identity,
     liftwing,
+    model_pages,
     ores,
     organizing,
     pages,
     reports,
     scoring,
+    ui,
     wikilabels,
 )
 from wikiloom.http.deps import ids_in_range
 from wikiloom.http.login import Login
+from wikiloom.http.messages import Messages, load_messages
 from wikiloom.http.responses import error_body, respond
 from wikiloom.http.scoring import Metrics, unload_idle_models
 from wikiloom.http.sessions import SessionCookies
@@ -70,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.forms = load_catalog(settings.forms_dir)
+    app.state.messages = Messages(load_messages())
     app.state.secret_key = settings.secret_key or secrets.token_urlsafe(32)
     app.state.wiki = None  # a WikiClient, made on first use (http/eligibility.py)
     app.state.wiki_users = TTLCache(maxsize=10_000, ttl=settings.wiki_user_ttl)
@@ -124,5 +130,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ores.router)
     app.include_router(liftwing.router)
     app.include_router(scoring.router)
+    app.include_router(ui.router)
+    app.include_router(campaign_pages.router)
+    app.include_router(model_pages.router)
+    app.include_router(form_builder.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

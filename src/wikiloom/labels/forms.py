@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,18 @@ _CLASSES = _VALUELESS | set(_SELECTS) | _OPTIONS | _BOOLEANS | _TEXTS | set(_LIS
 _CLASSES.add("DropdownInputWidget")
 _TOP_KEYS = {"name", "title", "fields"}
 _MESSAGE = re.compile(r"<([A-Za-z0-9][A-Za-z0-9_.:-]*)>")
+#: Integers beyond this lose digits in JavaScript (and so in the browser's label JSON).
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+class FormProblem(FormError):
+    """A FormError at a place in the form's YAML: `line` (1-based), `column` when known."""
+
+    def __init__(self, shown: str, line: int, problem: str, column: int | None = None) -> None:
+        super().__init__(f"{shown}, line {line}: {problem}")
+        self.line = line
+        self.column = column
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -107,31 +120,40 @@ def load_forms(directory: Path, i18n_dir: Path | None = None) -> dict[str, Form]
 def load_form(path: Path, i18n_dir: Path | None = None) -> Form:
     """Load one form and its messages from `i18n_dir/<key>/*.json` (default: ./i18n)."""
     shown = "/".join(path.parts[-2:])
-    key = path.stem
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise FormError(f"{shown}, line 1: cannot read the file: {e}") from e
+        raise FormProblem(shown, 1, f"cannot read the file: {e}") from e
+    i18n = _load_i18n((i18n_dir or path.parent / "i18n") / path.stem)
+    return parse_form(path.stem, text, i18n, shown)
+
+
+def parse_form(
+    key: str, text: str, i18n: dict[str, dict[str, str]], shown: str | None = None
+) -> Form:
+    """Load a form from its YAML text and messages; a FormProblem names `shown` and a line."""
+    shown = shown or f"{key}.yaml"
     loader = _LineLoader(text)
     try:
         config = loader.get_single_data()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else 1
-        raise FormError(f"{shown}, line {line}: {e.problem or e.context}") from e
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, None)
+        raise FormProblem(shown, line, f"{e.problem or e.context}", column) from e
+    except yaml.reader.ReaderError as e:
+        at = text[: e.position]
+        line, column = at.count("\n") + 1, len(at) - at.rfind("\n")
+        raise FormProblem(shown, line, f"{e}", column) from e
     except yaml.YAMLError as e:
-        raise FormError(f"{shown}, line 1: {e}") from e
+        raise FormProblem(shown, 1, f"{e}") from e
     finally:
         loader.dispose()
     reader = _Reader(shown, loader.line_marks)
     fields = reader.read_form(config)
-    i18n = _load_i18n((i18n_dir or path.parent / "i18n") / key)
     messages = i18n.get("en", {})
     for message, line in reader.messages:
         if message not in messages:
-            raise FormError(
-                f"{shown}, line {line}: message <{message}> is not in i18n/{key}/en.json"
-            )
+            raise FormProblem(shown, line, f"message <{message}> is not in i18n/{key}/en.json")
     return Form(key=key, config=config, i18n=i18n, fields=fields)
 
 
@@ -154,11 +176,49 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[dict
                 raise yaml.constructor.ConstructorError(
                     None, None, f'duplicate key "{key_node.value}"', key_node.start_mark
                 )
+            if key_node.tag != "tag:yaml.org,2002:str":
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key {key_node.value} must be a string: quote it",
+                    key_node.start_mark,
+                )
             key_lines[key_node.value] = key_node.start_mark.line + 1
     data.update(loader.construct_mapping(node))
 
 
+def _refuse(loader: _LineLoader, node: yaml.Node) -> None:
+    """Refuse a value JSON cannot carry (the config is served as JSON)."""
+    what = node.tag.rsplit(":", 1)[-1]
+    hint = ": quote it to make it a string" if isinstance(node, yaml.ScalarNode) else ""
+    raise yaml.constructor.ConstructorError(
+        None, None, f"a {what} value cannot be served as JSON{hint}", node.start_mark
+    )
+
+
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int:
+    value = cast(int, loader.construct_yaml_int(node))
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the integer {node.value} is too large for JSON", node.start_mark
+        )
+    return value
+
+
+def _construct_float(loader: _LineLoader, node: yaml.ScalarNode) -> float:
+    value = cast(float, loader.construct_yaml_float(node))
+    if not math.isfinite(value):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value} is not a JSON number", node.start_mark
+        )
+    return value
+
+
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+for _tag in ("binary", "timestamp", "set", "omap", "pairs"):
+    _LineLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)
 
 
 class _Reader:
@@ -175,7 +235,7 @@ class _Reader:
         return key_lines.get(key, line) if key is not None else line
 
     def fail(self, line: int, problem: str) -> FormError:
-        return FormError(f"{self.shown}, line {line}: {problem}")
+        return FormProblem(self.shown, line, problem)
 
     def read_form(self, config: object) -> dict[str, Field]:
         if not isinstance(config, dict):

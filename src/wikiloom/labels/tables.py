@@ -17,8 +17,10 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wikiloom.db import Base, UTCDateTime
@@ -238,3 +240,38 @@ class Event(Base):
     user_id: Mapped[int | None] = mapped_column(BigInteger)
     campaign_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("campaigns.id"))
     data: Mapped[Any] = mapped_column(JSON)
+
+
+#: States of a form proposal; only `pending` ones wait for a review.
+PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
+PROPOSAL_STATES = (PENDING, ACCEPTED, REJECTED)
+
+
+class FormProposal(Base):
+    """A form submitted through the form builder, waiting for or given an admin's review."""
+
+    __tablename__ = "form_proposals"
+    __table_args__ = (
+        CheckConstraint(_in("status", PROPOSAL_STATES), name="ck_form_proposals_status"),
+        CheckConstraint(
+            "(status = 'pending' AND reviewed IS NULL AND reviewer_id IS NULL)"
+            " OR (status <> 'pending' AND reviewed IS NOT NULL AND reviewer_id IS NOT NULL)",
+            name="ck_form_proposals_review",
+        ),
+        Index("ix_form_proposals_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The file name the form would get (`<form_key>.yaml`).
+    form_key: Mapped[str] = mapped_column(String(64))
+    yaml: Mapped[str] = mapped_column(Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb"))
+    i18n: Mapped[Any] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
+    user_name: Mapped[str | None] = mapped_column(String(255))
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    reviewer_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+    reviewer_name: Mapped[str | None] = mapped_column(String(255))
+    reviewed: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    comment: Mapped[str | None] = mapped_column(Text)
