@@ -29,7 +29,7 @@ ENV = {"postgres": "WIKILOOM_TEST_POSTGRES_URL", "mariadb": "WIKILOOM_TEST_MARIA
 TEST_DATABASE = "wikiloom_test"
 
 # The MediaWiki tier: the session-scoped `mediawiki` fixture and its marker.
-pytest_plugins = ["tests.support.mediawiki", "tests.support.models"]
+pytest_plugins = ["tests.support.mediawiki", "tests.support.models", "tests.support.browser"]
 
 
 def server_url(tier: str) -> str:

@@ -127,11 +127,12 @@ def _statistics_context(
             {
                 "name": name,
                 "alpha": numbers.decimal(alpha.alpha, 3),
-                "low": numbers.decimal(alpha.low, 3),
-                "high": numbers.decimal(alpha.high, 3),
+                "interval": None
+                if alpha.low is None or alpha.high is None
+                else (numbers.decimal(alpha.low, 3), numbers.decimal(alpha.high, 3)),
                 "tasks": alpha.n_tasks,
                 "labelers": alpha.n_labelers,
-                "values": values,
+                "rows": values,
                 "plot": plot,
             }
         )

@@ -53,9 +53,12 @@ FIELDS = frozenset(
         "environment", "file", "primary_uses", "primary_users", "out_of_scope", "relevant",
         "evaluated", "roc_auc", "pr_auc", "accuracy", "brier", "log_loss", "calibration_error",
         "source", "observations", "label_counts", "campaign", "seed", "status", "current",
+        "threshold", "query", "precision", "recall", "match_rate", "filter_rate", "fpr", "n",
+        "rate", "flagged", "method", "folds", "format", "rows", "bytes", "sha256",
     }
 )  # fmt: skip
-#: Cached plots per application: versions are immutable, so (version id, kind, label) is a key.
+#: Plots cached per application: versions are immutable, so (version id, SHA-256, kind, label)
+#: names one.
 PLOT_CACHE_SIZE = 64
 _ID = re.compile(r'(?<=\s)id="([^"]+)"')
 _REFERENCE = re.compile(r'(href="#|url\(#)([^")]+)')
@@ -131,16 +134,20 @@ def event_rows(events: Sequence[ModelEvent], versions: Sequence[ModelVersion]) -
     ]
 
 
-def inline_svg(svg: str, prefix: str, title: str) -> str:
-    """An SVG document as an element for an HTML page: ids prefixed, metadata dropped."""
+def inline_svg(svg: str, prefix: str) -> str:
+    """An SVG document as an element of an HTML page: ids prefixed, metadata and style dropped.
+
+    The element is an image labelled by the element `<prefix>-caption` (its figure's caption).
+    """
     body = _METADATA.sub("", svg[svg.index("<svg") :])
     body = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', body)
     body = _REFERENCE.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", body)
-    return body.replace("<svg ", f'<svg role="img" aria-label="{escape(title)}" ', 1)
+    label = escape(f"{prefix}-caption")
+    return body.replace("<svg ", f'<svg role="img" aria-labelledby="{label}" ', 1)
 
 
 def plots_of(
-    request: Request, version_id: int, statistics: Mapping[str, Any], labels: Sequence[str]
+    request: Request, version: tuple[int, str], statistics: Mapping[str, Any], labels: Sequence[str]
 ) -> list[dict[str, str]]:
     """The ROC, precision-recall and calibration plots of a version (cached per app)."""
     state = request.app.state
@@ -151,7 +158,7 @@ def plots_of(
     plots = []
     for label in [positive] if positive else labels:
         for kind in PLOTS:
-            key = (version_id, kind, label)
+            key = (*version, kind, label)
             with lock:
                 svg = cache.get(key)
             if svg is None:
@@ -167,14 +174,14 @@ def plots_of(
                     "id": name,
                     "kind": kind,
                     "label": label,
-                    "svg": inline_svg(svg, name, f"{kind} {label}"),
+                    "svg": inline_svg(svg, name),
                 }
             )
     return plots
 
 
 def _locale(language: str) -> Locale:
-    for code in (language.replace("-", "_"), language.split("-")[0], "en"):
+    for code in (language.replace("-", "_"), language.split("-", maxsplit=1)[0], "en"):
         try:
             return Locale.parse(code)
         except (UnknownLocaleError, ValueError):
@@ -248,8 +255,8 @@ async def wiki_models(request: Request, wiki: str) -> HTMLResponse:
     return render(request, "models/list.html", context, wiki=wiki)
 
 
-#: What the plots of a page are drawn from: the version's id, statistics and labels.
-PlotSource = tuple[int, dict[str, Any], list[str]]
+#: What the plots of a page are drawn from: the version (id, SHA-256), statistics and labels.
+PlotSource = tuple[tuple[int, str], dict[str, Any], list[str]]
 
 
 def _card_page(
@@ -271,7 +278,8 @@ def _card_page(
         return page, None
     page["version"] = version_summary(model, shown)
     page["card"] = card = model_card(model, shown, events)
-    return page, (shown.id, shown.statistics or {}, card["model_details"]["labels"])
+    version = (shown.id, shown.sha256)
+    return page, (version, shown.statistics or {}, card["model_details"]["labels"])
 
 
 async def _page(
@@ -284,7 +292,7 @@ async def _page(
     try:
         page, source = await in_transaction(request, work)
     except NotFound as error:
-        return not_found(request, wiki, error.message)
+        return not_found(request, wiki if _known_wiki(request, wiki) else None, error.message)
     page["plots"] = [] if source is None else await run_in_threadpool(plots_of, request, *source)
     page["api"] = {
         "ores": f"/v3/scores/{wiki}/?models={name}&model_info",

@@ -197,7 +197,7 @@ def _refuse(loader: _LineLoader, node: yaml.Node) -> None:
 
 
 def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int:
-    value = cast(int, loader.construct_yaml_int(node))
+    value = loader.construct_yaml_int(node)
     if abs(value) > MAX_SAFE_INTEGER:
         raise yaml.constructor.ConstructorError(
             None, None, f"the integer {node.value} is too large for JSON", node.start_mark
@@ -206,7 +206,7 @@ def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int:
 
 
 def _construct_float(loader: _LineLoader, node: yaml.ScalarNode) -> float:
-    value = cast(float, loader.construct_yaml_float(node))
+    value = loader.construct_yaml_float(node)
     if not math.isfinite(value):
         raise yaml.constructor.ConstructorError(
             None, None, f"{node.value} is not a JSON number", node.start_mark

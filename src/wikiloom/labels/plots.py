@@ -2,8 +2,9 @@
 
 Each function returns an `<svg>` element ready to sit inside an HTML page: no XML prolog,
 ids prefixed by `ident` (several plots share one page), `role="img"` and a `<title>` that
-names the plot. Text drawn by matplotlib (field names, label values) is escaped by its SVG
-writer; the title is escaped here. The caller passes every text already translated.
+names the plot. Text stays text (`svg.fonttype: none`), so the browser shapes every script
+and the SVG is smaller; matplotlib's SVG writer escapes it (field names, label values), and
+the title is escaped here. The caller passes every text already translated.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import datetime as dt
 import html
 import io
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib import dates
+from matplotlib import dates, rc_context
 from matplotlib.figure import Figure
 
 from wikiloom.labels.agreement import Alpha
@@ -31,6 +33,9 @@ _ID = re.compile(r'(?<=\s)id="([^"]+)"')
 _BOILERPLATE = re.compile(
     r"<metadata>.*?</metadata>\s*|<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>\s*", re.DOTALL
 )
+#: rc_context changes matplotlib's global settings: one SVG at a time, so that each restores
+#: what it found.
+_RC_LOCK = threading.Lock()
 _COLOR = "#36c"
 _NEEDED_COLOR = "#d33"
 
@@ -40,7 +45,8 @@ def inline_svg(figure: Figure, ident: str, title: str) -> str:
     if not _IDENT.fullmatch(ident):
         raise ValueError(f"{ident!r} is not an id prefix (a letter, then letters, digits, _ or -)")
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    with _RC_LOCK, rc_context({"svg.fonttype": "none", "svg.hashsalt": ident}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buffer.getvalue()
     text = _BOILERPLATE.sub("", text[text.index("<svg") :])
     ids = set(_ID.findall(text))
@@ -76,18 +82,19 @@ def progress_svg(
     totals = np.cumsum([labels_per_day[day] for day in days]).tolist()
     figure, axes = _figure(6.4, 3.0)
     if days:
-        axes.step(days, totals, where="post", color=_COLOR, lw=1.8, label=labels_text)
-        axes.plot(days, totals, "o", color=_COLOR, ms=3)
-        start, end = days[0] - dt.timedelta(days=1), days[-1] + dt.timedelta(days=1)
-        axes.set_xlim(start, end)  # type: ignore[arg-type]
+        start = days[0] - dt.timedelta(days=1)  # nothing was labeled before the first day
+        axes.plot([start, *days], [0, *totals], "-o", color=_COLOR, lw=1.8, ms=3, label=labels_text)
+        axes.set_xlim(start, days[-1] + dt.timedelta(days=1))  # type: ignore[arg-type]
     if labels_needed:
         axes.axhline(labels_needed, ls="--", color=_NEEDED_COLOR, lw=1, label=needed_text)
     axes.set_ylim(0, max([labels_needed, *totals, 1]) * 1.08)
-    locator = dates.AutoDateLocator(maxticks=8)
+    span = (days[-1] - days[0]).days if days else 0
+    locator = dates.DayLocator() if span <= 8 else dates.AutoDateLocator(minticks=3, maxticks=8)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
     axes.set_ylabel(labels_text)
-    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    if days or labels_needed:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return inline_svg(figure, ident, title)
 
 

@@ -48,6 +48,19 @@ class TooLarge(BadRequest):
 
 
 @dataclass(frozen=True)
+class FormSource:
+    """A form's YAML text and messages, checked: `form` is what they load as."""
+
+    text: str
+    form: Form
+
+    @property
+    def key(self) -> str:
+        """The form's key (its file name)."""
+        return self.form.key
+
+
+@dataclass(frozen=True)
 class Proposal:
     """A proposed form with its review (the `reviewer`, `reviewed` and `comment` fields)."""
 
@@ -82,8 +95,7 @@ def check_text(what: str, value: str, limit: int) -> str:
 def check_key(key: str) -> str:
     """Return `key` if it can name a form file: `[a-z0-9_]+`, at most 64 characters."""
     if not KEY.fullmatch(key) or len(key) > MAX_KEY:
-        shown = orjson.dumps(key[:80], option=orjson.OPT_NON_STR_KEYS).decode(errors="replace")
-        raise BadRequest(f"a form key is 1 to {MAX_KEY} of a-z, 0-9 and _, not {shown}")
+        raise BadRequest(f"a form key is 1 to {MAX_KEY} of a-z, 0-9 and _, not {key[:80]!r}")
     return key
 
 
@@ -123,10 +135,12 @@ def _bounds(text: str, shown: str) -> None:
     nodes = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            mark = event.start_mark
+            line, column = (
+                (mark.line + 1, mark.column + 1) if (mark := event.start_mark) else (1, 1)
+            )
             if isinstance(event, yaml.AliasEvent):
                 if any(anchor == event.anchor for anchor, _ in opened):
-                    raise FormProblem(shown, mark.line + 1, "an alias inside its own anchor")
+                    raise FormProblem(shown, line, "an alias inside its own anchor", column)
                 nodes += anchored.get(event.anchor or "", 1)
             elif isinstance(event, yaml.ScalarEvent):
                 nodes += 1
@@ -137,26 +151,26 @@ def _bounds(text: str, shown: str) -> None:
                 nodes += 1
                 if len(opened) > MAX_DEPTH:
                     problem = f"nested deeper than {MAX_DEPTH} levels"
-                    raise FormProblem(shown, mark.line + 1, problem, mark.column + 1)
+                    raise FormProblem(shown, line, problem, column)
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)) and opened:
                 anchor, before = opened.pop()
                 if anchor is not None:
                     anchored[anchor] = nodes - before
             if nodes > MAX_NODES:
                 problem = f"more than {MAX_NODES} values (counting what aliases repeat)"
-                raise FormProblem(shown, mark.line + 1, problem)
+                raise FormProblem(shown, line, problem, column)
     except yaml.YAMLError:
         return
 
 
-def preview_form(text: str, i18n: I18n, key: str = "form") -> Form:
+def load_source(text: str, i18n: I18n, key: str = "form") -> FormSource:
     """Load a form from its YAML text; a FormProblem names the line of what is wrong."""
     check_key(key)
     if len(text.encode("utf-8", errors="surrogatepass")) > MAX_YAML_BYTES:
         raise TooLarge(f"a form's YAML must be at most {MAX_YAML_BYTES // 1024} KiB")
     shown = f"{key}.yaml"
     _bounds(text, shown)
-    return parse_form(key, text, i18n, shown)
+    return FormSource(text, parse_form(key, text, i18n, shown))
 
 
 def field_records(form: Form) -> list[dict[str, Any]]:
@@ -194,40 +208,37 @@ def _proposal(row: FormProposal) -> Proposal:
 
 def propose_form(
     session: Session,
+    source: FormSource,
     *,
-    key: str,
-    text: str,
-    i18n: I18n,
     note: str,
     user_id: int,
     user_name: str | None,
     now: dt.datetime | None = None,
 ) -> Proposal:
-    """Store a valid form as a pending proposal (a FormProblem if it is not valid)."""
-    preview_form(text, i18n, check_key(key))
+    """Store a checked form (see `load_source`) as a pending proposal."""
     check_text("note", note, MAX_NOTE)
     moment = now or utcnow()
     ensure_user(session, user_id, now=moment)
     row = FormProposal(
-        form_key=key,
-        yaml=text,
-        i18n=i18n,
+        form_key=source.key,
+        yaml=source.text,
+        i18n=source.form.i18n,
         note=note,
         user_id=user_id,
-        user_name=user_name,
+        user_name=user_name[:255] if user_name else None,
         created=moment,
         status=PENDING,
     )
     session.add(row)
     session.flush()
-    data = {"proposal": row.id, "key": key}
+    data = {"proposal": row.id, "key": source.key}
     record_event(session, "form.proposed", user_id=user_id, data=data, now=moment)
     return _proposal(row)
 
 
-def list_proposals(session: Session, status: str | None = None) -> list[Proposal]:
-    """Proposals, newest first; only those with `status` when it is given."""
-    query = select(FormProposal).order_by(FormProposal.id.desc())
+def list_proposals(session: Session, status: str | None = None, limit: int = 500) -> list[Proposal]:
+    """The latest `limit` proposals, newest first; only those with `status` if it is given."""
+    query = select(FormProposal).order_by(FormProposal.id.desc()).limit(limit)
     if status is not None:
         query = query.where(FormProposal.status == status)
     return [_proposal(row) for row in session.scalars(query)]
@@ -268,7 +279,7 @@ def review_proposal(
     moment = now or utcnow()
     ensure_user(session, reviewer_id, now=moment)
     row.status, row.comment, row.reviewed = status, comment, moment
-    row.reviewer_id, row.reviewer_name = reviewer_id, reviewer_name
+    row.reviewer_id, row.reviewer_name = reviewer_id, (reviewer_name or "")[:255] or None
     session.flush()
     data = {"proposal": row.id, "key": row.form_key, "status": status}
     record_event(session, "form.reviewed", user_id=reviewer_id, data=data, now=moment)

@@ -53,9 +53,12 @@ function isDeleted(revision) {
 function creationTable(text, msg) {
   const table = el("table", { class: "diff diff-type-table" });
   table.append(el("caption", { class: "wl-visually-hidden" }, msg("wikiloom-view-creation")));
+  const columns = el("colgroup");
+  for (const name of ["diff-marker", "diff-content", "diff-marker", "diff-content"]) columns.append(el("col", { class: name }));
+  table.append(columns);
   const body = el("tbody");
   for (const line of text.split("\n")) {
-    body.append(el("tr", {}, el("td", { class: "diff-marker", "data-marker": "+" }), el("td", { class: "diff-addedline" }, el("div", {}, line))));
+    body.append(el("tr", {}, el("td", { colspan: "2", class: "diff-empty" }), el("td", { class: "diff-marker", "data-marker": "+" }), el("td", { class: "diff-addedline" }, el("div", {}, line))));
   }
   table.append(body);
   return table;
