@@ -9,6 +9,7 @@ Proposals are stored for admins to accept or reject; the server never installs a
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from wikiloom.errors import AppError, BadRequest, FormError, Forbidden, NotFound
+from wikiloom.errors import AppError, BadRequest, Forbidden, FormError, NotFound
 from wikiloom.http.deps import in_transaction
 from wikiloom.http.identity import require_user, session_user
 from wikiloom.http.messages import Messages
@@ -241,6 +242,10 @@ def _time(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
+def _shown_time(moment: dt.datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _record(proposal: Proposal) -> dict[str, Any]:
     reviewer = None
     if proposal.reviewer_id is not None:
@@ -272,7 +277,7 @@ def _form_text(request: Request, key: str) -> str | None:
     """The YAML file of catalog form `key` (a configured directory wins over the built-in)."""
     if key not in request.app.state.forms:
         return None
-    extra = request.app.state.settings.forms_dir
+    extra: Path | None = request.app.state.settings.forms_dir
     for directory in [*([extra] if extra is not None else []), builtin_forms_dir()]:
         path = directory / f"{key}.yaml"
         if path.is_file():
@@ -392,8 +397,8 @@ async def proposal_page(request: Request, proposal_id: int) -> HTMLResponse:
         "problem": problem,
         "preview": preview,
         "admin": is_admin(request),
-        "created": _time(proposal.created),
-        "reviewed": _time(proposal.reviewed),
+        "created": _shown_time(proposal.created),
+        "reviewed": _shown_time(proposal.reviewed),
     }
     return render(request, "form_builder/proposal.html", context)
 

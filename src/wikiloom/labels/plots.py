@@ -84,23 +84,26 @@ def progress_svg(
     if days:
         start = days[0] - dt.timedelta(days=1)  # nothing was labeled before the first day
         axes.plot([start, *days], [0, *totals], "-o", color=_COLOR, lw=1.8, ms=3, label=labels_text)
-        axes.set_xlim(start, days[-1] + dt.timedelta(days=1))  # type: ignore[arg-type]
+        axes.set_xlim(start, days[-1] + dt.timedelta(days=1))
     if labels_needed:
         axes.axhline(labels_needed, ls="--", color=_NEEDED_COLOR, lw=1, label=needed_text)
     axes.set_ylim(0, max([labels_needed, *totals, 1]) * 1.08)
     span = (days[-1] - days[0]).days if days else 0
-    locator = dates.DayLocator() if span <= 8 else dates.AutoDateLocator(minticks=3, maxticks=8)
+    # matplotlib.dates has no type hints.
+    locator = (
+        dates.DayLocator()  # type: ignore[no-untyped-call]
+        if span <= 8
+        else dates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+    )
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
+    axes.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     axes.set_ylabel(labels_text)
     if days or labels_needed:
         axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return inline_svg(figure, ident, title)
 
 
-def agreement_svg(
-    alphas: Mapping[str, Alpha], *, ident: str, title: str, xlabel: str
-) -> str:
+def agreement_svg(alphas: Mapping[str, Alpha], *, ident: str, title: str, xlabel: str) -> str:
     """Krippendorff's α of each field with its 95 % interval (fields where α is undefined
     are left out), beside the 0.667 and 0.8 rules of thumb."""
     shown = [(name, a) for name, a in alphas.items() if a.alpha is not None]
@@ -108,7 +111,9 @@ def agreement_svg(
     positions = list(range(len(shown)))
     values = [float(a.alpha or 0.0) for _, a in shown]
     low = [v - (a.low if a.low is not None else v) for v, (_, a) in zip(values, shown, strict=True)]
-    high = [(a.high if a.high is not None else v) - v for v, (_, a) in zip(values, shown, strict=True)]
+    high = [
+        (a.high if a.high is not None else v) - v for v, (_, a) in zip(values, shown, strict=True)
+    ]
     axes.barh(positions, values, color=_COLOR, height=0.6)
     axes.errorbar(values, positions, xerr=[low, high], fmt="none", ecolor="#202122", capsize=4)
     for line in ALPHA_LINES:
@@ -144,9 +149,7 @@ def labeler_agreement_svg(
     return inline_svg(figure, ident, title)
 
 
-def distribution_svg(
-    counts: Mapping[str, int], *, ident: str, title: str, xlabel: str
-) -> str:
+def distribution_svg(counts: Mapping[str, int], *, ident: str, title: str, xlabel: str) -> str:
     """How often each value was given, most frequent first (at most `MAX_VALUES` values)."""
     shown = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:MAX_VALUES]
     figure, axes = _figure(6.4, 0.7 + 0.35 * max(1, len(shown)))

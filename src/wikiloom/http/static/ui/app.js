@@ -212,6 +212,7 @@ export class LabelingApp {
 
   onKey(event) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key.startsWith("Arrow") && event.target instanceof HTMLInputElement && event.target.type === "radio") return;
     if (isTyping(event.target)) {
       if (event.key === "Escape") event.target.blur();
       return;

@@ -142,35 +142,36 @@ function selectWidget(builder, config, context, radios) {
   const paint = () => {
     for (const option of options) {
       const on = option.index === selected;
-      option.control.setAttribute("aria-checked", String(on));
-      if (radios) option.input.checked = on;
-      else option.control.classList.toggle("cdx-toggle-button--toggled-on", on);
-      option.control.tabIndex = on || (selected === null && option.index === 0) ? 0 : -1;
+      if (radios) {
+        option.control.checked = on;
+      } else {
+        option.control.setAttribute("aria-checked", String(on));
+        option.control.classList.toggle("cdx-toggle-button--toggled-on", on);
+        option.control.tabIndex = on || (selected === null && option.index === 0) ? 0 : -1;
+      }
     }
     unsureButton.setAttribute("aria-pressed", String(unsure));
     unsureButton.classList.toggle("cdx-toggle-button--toggled-on", unsure);
   };
-  const choose = (index) => {
-    selected = selected === index ? null : index;
+  const choose = (index, exact = false) => {
+    selected = selected === index && !exact ? null : index;
     unsure = false;
     paint();
     group.dispatchEvent(new Event("change", { bubbles: true }));
   };
+  const groupName = uid("wl-group");
   (config.items || []).forEach((item, index) => {
     const label = content(item.label ?? String(item.data), builder.resolve);
     let control;
-    let input = null;
+    let node;
     if (radios) {
       const id = uid("wl-radio");
-      input = el("input", { class: "cdx-radio__input", type: "radio", id, name: uid("wl-group"), tabindex: "-1" });
-      control = el(
-        "div",
-        { class: "cdx-radio wl-radio", role: "radio", "aria-checked": "false" },
-        el("div", { class: "cdx-radio__wrapper" }, input, el("span", { class: "cdx-radio__icon" }),
+      control = el("input", { class: "cdx-radio__input", type: "radio", id, name: groupName });
+      node = el("div", { class: "cdx-radio wl-radio" },
+        el("div", { class: "cdx-radio__wrapper" }, control, el("span", { class: "cdx-radio__icon" }),
           el("div", { class: "cdx-radio__label cdx-label" },
-            el("label", { class: "cdx-label__label", for: id }, el("span", { class: "cdx-label__label__text" }, label)))),
-      );
-      input.addEventListener("change", () => choose(index));
+            el("label", { class: "cdx-label__label", for: id }, el("span", { class: "cdx-label__label__text" }, label)))));
+      control.addEventListener("change", () => choose(index, true));
     } else {
       const flags = (item.flags || []).map((flag) => `wl-flag-${flag}`).join(" ");
       control = el(
@@ -178,18 +179,20 @@ function selectWidget(builder, config, context, radios) {
         { type: "button", role: "radio", "aria-checked": "false", class: `cdx-toggle-button cdx-toggle-button--framed ${flags}` },
         label,
       );
+      node = control;
       control.addEventListener("click", () => choose(index));
     }
     const title = item.title || item.indicatorTitle;
-    if (title) control.title = builder.resolve(title);
+    if (title) node.title = builder.resolve(title);
     control.dataset.value = JSON.stringify(item.data ?? null);
     const key = builder.shortcut(control, () => choose(index));
-    if (key) control.prepend(kbd(key));
-    options.push({ index, control, input, data: item.data ?? null });
-    group.append(control);
+    if (key) (radios ? node.querySelector(".cdx-label__label__text") : control).prepend(kbd(key));
+    options.push({ index, control, data: item.data ?? null });
+    group.append(node);
     if (item.name) builder.values.set(item.name, () => selected === index);
   });
   group.addEventListener("keydown", (event) => {
+    if (radios) return; // native radios move with the arrow keys themselves
     const step = { ArrowDown: 1, ArrowUp: -1 }[event.key];
     if (!step) return;
     event.preventDefault();
@@ -272,7 +275,7 @@ function textInput(builder, config, context) {
   const box = el("div", { class: multiline ? "cdx-text-area" : "cdx-text-input" }, input);
   box.dataset.inputId = id;
   if (config.name) {
-    builder.values.set(config.name, () => (input.value === "" && !config.required ? null : input.value));
+    builder.values.set(config.name, () => input.value); // "" when empty, as the old gadget
     builder.setters.set(config.name, (value) => { input.value = value ?? ""; });
   }
   return box;
@@ -284,7 +287,13 @@ function dropdown(builder, config, context) {
   select.append(el("option", { value: "" }, "—"));
   const options = config.options || [];
   options.forEach((option, index) => {
-    select.append(el("option", { value: String(index) }, builder.resolve(option.label ?? String(option.data))));
+    const node = el("option", { value: String(index) }, builder.resolve(option.label ?? String(option.data)));
+    const key = builder.shortcut(node, () => {
+      select.value = String(index);
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+    if (key) node.prepend(`${key.toUpperCase()} · `);
+    select.append(node);
   });
   const box = el("span", { class: "wl-dropdown" }, select);
   box.dataset.inputId = id;
