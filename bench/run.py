@@ -30,6 +30,7 @@ SCRIPTS = (
     "training",
     "features",
     "scoring",
+    "ui",
 )
 
 

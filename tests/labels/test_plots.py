@@ -57,6 +57,7 @@ def test_plots_are_titled_svg_elements_without_script(kind: str) -> None:
     root = ET.fromstring(svg)
     assert root.tag == f"{SVG}svg"
     assert root.get("role") == "img"
+    assert root.get("direction") == "ltr"  # its layout stays put on right-to-left pages
     title = root.find(f"{SVG}title")
     assert title is not None
     assert root.get("aria-labelledby") == title.get("id")

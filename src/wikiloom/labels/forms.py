@@ -133,9 +133,12 @@ def parse_form(
 ) -> Form:
     """Load a form from its YAML text and messages; a FormProblem names `shown` and a line."""
     shown = shown or f"{key}.yaml"
-    loader = _LineLoader(text)
     try:
-        config = loader.get_single_data()
+        loader = _LineLoader(text)  # the reader checks every character first
+        try:
+            config = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, None)
@@ -143,11 +146,10 @@ def parse_form(
     except yaml.reader.ReaderError as e:
         at = text[: e.position]
         line, column = at.count("\n") + 1, len(at) - at.rfind("\n")
-        raise FormProblem(shown, line, f"{e}", column) from e
+        code = e.character if isinstance(e.character, int) else ord(e.character[:1] or b"\0")
+        raise FormProblem(shown, line, f"the character #x{code:04x} is not allowed", column) from e
     except yaml.YAMLError as e:
         raise FormProblem(shown, 1, f"{e}") from e
-    finally:
-        loader.dispose()
     reader = _Reader(shown, loader.line_marks)
     fields = reader.read_form(config)
     messages = i18n.get("en", {})

@@ -55,7 +55,8 @@ def inline_svg(figure: Figure, ident: str, title: str) -> str:
         text = text.replace(f'href="#{name}"', f'href="#{ident}-{name}"')
         text = text.replace(f"url(#{name})", f"url(#{ident}-{name})")
     opening = text.index(">", text.index("<svg"))
-    head = f' role="img" aria-labelledby="{ident}-title"'
+    # matplotlib lays text out left to right: a right-to-left page must not flip its anchors.
+    head = f' role="img" aria-labelledby="{ident}-title" direction="ltr"'
     titled = f'<title id="{ident}-title">{html.escape(title)}</title>'
     return text[:opening] + head + ">" + titled + text[opening + 1 :]
 

@@ -10,7 +10,7 @@ import { formResolver, renderForm } from "./forms.js";
 import { messageFormatter } from "./messages.js";
 import { makeView } from "./views.js";
 
-const PREFETCH = 3;
+const PREFETCH = 2;
 
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -39,6 +39,8 @@ function progressBar(done, total, label) {
     el("div", { class: "cdx-progress-bar__bar", style: `width: ${percent}%` }),
   );
 }
+
+const idle = () => new Promise((done) => (window.requestIdleCallback ? requestIdleCallback(() => done(), { timeout: 500 }) : setTimeout(done, 20)));
 
 function isTyping(target) {
   return target instanceof HTMLElement && (target.isContentEditable || ["TEXTAREA", "SELECT"].includes(target.tagName) || (target.tagName === "INPUT" && !["checkbox", "radio", "button", "submit"].includes(target.type)));
@@ -283,8 +285,18 @@ class Workspace {
     return this.rendered.get(task.id);
   }
 
+  /** Render the coming tasks' views ahead: the next few at once, then the rest one by one. */
   prefetch(from) {
-    for (let i = from; i < Math.min(this.tasks.length, from + PREFETCH + 1); i++) this.renderTask(i);
+    for (let i = from; i < Math.min(this.tasks.length, from + PREFETCH); i++) this.renderTask(i);
+    if (this.prefetching) return;
+    this.prefetching = (async () => {
+      for (let i = 0; i < this.tasks.length; i++) {
+        const index = (from + i) % this.tasks.length;
+        await idle(); // between two labeler keypresses, never in their way
+        if (this.tasks[index]) await this.renderTask(index);
+      }
+      this.prefetching = null;
+    })();
   }
 
   drawProgress() {
