@@ -56,7 +56,8 @@ def test_language_codes_from_the_url_are_checked() -> None:
 def test_files_are_mediawiki_message_files_with_every_key_documented() -> None:
     english = json.loads((DIRECTORY / "en.json").read_text("utf-8"))
     documented = json.loads((DIRECTORY / "qqq.json").read_text("utf-8"))
-    assert "@metadata" in english and "@metadata" in documented
+    assert "@metadata" in english
+    assert "@metadata" in documented
     assert set(english) == set(documented)
     assert "qqq" not in load_messages()
     for key, text in documented.items():

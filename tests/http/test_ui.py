@@ -81,11 +81,14 @@ async def test_an_unknown_wiki_is_404(app_settings: Settings) -> None:
 async def test_the_gadget_loader_points_at_this_server(app_settings: Settings) -> None:
     async with client_for(app_settings, None) as client:
         answer = await client.get("/gadget/loader.js")
-        module = await client.get("/static/ui/app.js", headers={"Origin": "https://en.wikipedia.org"})
+        module = await client.get(
+            "/static/ui/app.js", headers={"Origin": "https://en.wikipedia.org"}
+        )
         foreign = await client.get("/static/ui/app.js", headers={"Origin": "https://evil.example"})
     assert answer.headers["content-type"].startswith("text/javascript")
     assert 'var server = "http://127.0.0.1";' in answer.text
-    assert "/ui/" in answer.text and "app.json" in answer.text
+    assert "/ui/" in answer.text
+    assert "app.json" in answer.text
     # The wiki page imports our modules across origins: CORS for gadget origins only.
     assert module.headers["access-control-allow-origin"] == "https://en.wikipedia.org"
     assert "access-control-allow-origin" not in foreign.headers

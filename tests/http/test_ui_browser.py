@@ -16,7 +16,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from tests.support.browser import LiveServer, axe_violations, live_server, screenshot
+from tests.support.browser import axe_violations, live_server, screenshot
 from tests.support.mediawiki import USER_AGENT, MediaWiki
 from wikiloom.config import Settings
 from wikiloom.db import make_engine, session_factory, transaction
@@ -74,7 +74,9 @@ def stored(settings: Settings, campaign_id: int) -> tuple[dict[int, Any], int]:
     engine = make_engine(settings)
     with transaction(session_factory(engine)) as session:
         rows = session.execute(
-            select(Task.data, Label.data).join(Label, Label.task_id == Task.id).where(Task.campaign_id == campaign_id)
+            select(Task.data, Label.data)
+            .join(Label, Label.task_id == Task.id)
+            .where(Task.campaign_id == campaign_id)
         ).all()
         history = session.scalars(select(LabelHistory)).all()
     engine.dispose()
@@ -105,7 +107,9 @@ def dev_login_with_keys(page: Any) -> None:
 def shown_revision(page: Any) -> int:
     """Wait for a task's view and return the revision it shows (0 for none)."""
     page.wait_for_selector("#wl-view > *")
-    found = page.eval_on_selector("#wl-view", "v => v.querySelector('[data-rev-id]')?.dataset.revId")
+    found = page.eval_on_selector(
+        "#wl-view", "v => v.querySelector('[data-rev-id]')?.dataset.revId"
+    )
     return int(found or 0)
 
 
@@ -156,7 +160,8 @@ def test_label_a_workset_with_the_keyboard_only(
         # The first task is the page creation: every line added, no editor, no time.
         assert shown_revision(page) == loom[0]
         view = page.inner_text("#wl-view")
-        assert "This edit created the page." in view and "loom" in view
+        assert "This edit created the page." in view
+        assert "loom" in view
         for editor in ("Regular", "Sysop", "Tidybot"):
             assert editor not in view
         screenshot(page, "ui-task")
@@ -226,7 +231,8 @@ def test_the_gadget_loader_mounts_the_app_on_a_wiki_page(
         assert seen == weaving
         assert page.errors == []
     labels, _ = stored(wiki_settings, campaign_id)
-    assert labels == dict.fromkeys(weaving, {"damaging": False, "goodfaith": True, "unsure": False})
+    good = {"damaging": False, "goodfaith": True, "unsure": False}
+    assert labels == dict.fromkeys(weaving, good)
 
 
 def test_accessibility_of_the_labeling_pages(

@@ -15,6 +15,12 @@ def test_codes_are_normalized() -> None:
 
 
 def test_right_to_left_languages() -> None:
-    assert is_rtl("ar") and is_rtl("he") and is_rtl("fa") and is_rtl("arz")
-    assert not is_rtl("en") and not is_rtl("qqx") and not is_rtl("xx")
-    assert direction("he") == "rtl" and direction("de") == "ltr"
+    assert is_rtl("ar")
+    assert is_rtl("he")
+    assert is_rtl("fa")
+    assert is_rtl("arz")
+    assert not is_rtl("en")
+    assert not is_rtl("qqx")
+    assert not is_rtl("xx")
+    assert direction("he") == "rtl"
+    assert direction("de") == "ltr"

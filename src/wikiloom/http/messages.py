@@ -46,7 +46,7 @@ def _plural_tags(language: str) -> tuple[str, ...]:
         locale = Locale.parse(language.replace("-", "_"))
     except (UnknownLocaleError, ValueError):
         try:
-            locale = Locale.parse(language.split("-")[0])
+            locale = Locale.parse(language.split("-", maxsplit=1)[0])
         except (UnknownLocaleError, ValueError):
             locale = Locale.parse("en")
     tags = set(locale.plural_form.tags) | {"other"}

@@ -37,7 +37,12 @@ def page_language(request: Request, wiki: str | None = None) -> str:
 def content_security_policy(request: Request) -> str:
     """Scripts only from this server; wiki APIs, images and frames from wikis."""
     wikis = " ".join(
-        sorted({f"{p.scheme}://{p.netloc}" for p in map(urlsplit, request.app.state.settings.wikis.values())})
+        sorted(
+            {
+                f"{p.scheme}://{p.netloc}"
+                for p in map(urlsplit, request.app.state.settings.wikis.values())
+            }
+        )
     )
     return (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

@@ -110,7 +110,8 @@ LOADER = """\
         var wiki = root.getAttribute("data-wiki") || config.get("wgDBname");
         var lang = root.getAttribute("data-lang") || config.get("wgUserLanguage") || "";
         var url = server + "/ui/" + encodeURIComponent(wiki) + "/app.json";
-        fetch(url + (lang ? "?uselang=" + encodeURIComponent(lang) : ""), { credentials: "include" })
+        if (lang) url += "?uselang=" + encodeURIComponent(lang);
+        fetch(url, { credentials: "include" })
           .then(function (response) {
             if (!response.ok) throw new Error(response.status + " " + response.statusText);
             return response.json();
