@@ -20,6 +20,7 @@ TABLES = {
     "tasks", "users",
     "workset_tasks", "worksets",
     "feature_vectors", "model_events", "model_versions", "models",
+    "form_proposals",
 }  # fmt: skip
 
 

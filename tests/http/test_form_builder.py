@@ -274,7 +274,7 @@ async def test_submit_list_and_show(admin_settings: Settings) -> None:
         page = await ann.get(url)
         assert page.status_code == 200
         shown = re.search(
-            r'<pre class="fb-source" id="proposal-yaml">\n(.*?)</pre>', page.text, re.DOTALL
+            r'<pre class="fb-source" id="proposal-yaml"[^>]*>\n(.*?)</pre>', page.text, re.DOTALL
         )
         assert shown
         assert html.unescape(shown.group(1)) == FORM

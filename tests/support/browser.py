@@ -1,6 +1,6 @@
 """The browser tier: Debian's Chromium driven by Python Playwright, and a live server.
 
-`browser` is one headless Chromium per session (`/usr/bin/chromium`; Playwright's own
+`browser` is one headless Chromium per test module (`/usr/bin/chromium`; Playwright's own
 download cannot run here). `live_server(settings)` serves `create_app(settings)` with uvicorn
 on a free loopback port in a thread of the test process, so that a test can read the database
 it writes. Screenshots go to `tests/artifacts/` (kept by CI as artifacts, ignored by git).
@@ -42,9 +42,13 @@ def unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per test module.
+
+    Not per session: Playwright's sync API keeps an event loop running in the main thread
+    while it lives, and the asynchronous tests of later modules need to start their own.
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

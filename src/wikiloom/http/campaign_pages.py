@@ -24,7 +24,7 @@ from wikiloom.http.identity import session_user
 from wikiloom.http.messages import Messages
 from wikiloom.http.organizing import is_admin
 from wikiloom.http.rendering import page_language, render
-from wikiloom.http.reports import _pseudonym
+from wikiloom.http.reports import pseudonymizer
 from wikiloom.labels import plots
 from wikiloom.labels.campaigns import MAX_INT, MAX_LENGTH, campaign_stats, get_campaign
 from wikiloom.labels.organizers import is_organizer, organizers
@@ -101,7 +101,7 @@ def _statistics_context(
         return messages.text(language, PREFIX + key, *params)
 
     numbers = Numbers(language)
-    pseudonym = _pseudonym(request.app.state.secret_key)
+    pseudonym = pseudonymizer(request.app.state.secret_key)
     progress = stats.progress
     days, total = [], 0
     for day, count in stats.labels_per_day.items():
@@ -111,7 +111,9 @@ def _statistics_context(
     people: dict[Hashable, dict[str, Any]] = {}
     for index, (name, field) in enumerate(stats.fields.items()):
         given = sum(field.distribution.values())
-        counts = {value_text(v): n for v, n in field.distribution.items()}
+        counts: dict[str, int] = {}
+        for value, n in field.distribution.items():
+            counts[value_text(value)] = counts.get(value_text(value), 0) + n
         values = [
             {"value": text, "count": numbers.decimal(n), "share": numbers.percent(n / given)}
             for text, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))

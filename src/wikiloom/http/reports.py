@@ -31,7 +31,7 @@ def _form_of(request: Request, wiki: str, campaign_id: int) -> tuple[str, Form |
     return name, request.app.state.forms.get(name)
 
 
-def _pseudonym(secret: str) -> Callable[[int], str]:
+def pseudonymizer(secret: str) -> Callable[[int], str]:
     key = secret.encode()
     return lambda user_id: hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()[:16]
 
@@ -59,7 +59,7 @@ def export(request: Request, wiki: str, campaign_id: int) -> StreamingResponse:
     fields = list(form.fields) if form is not None else []
     pseudonym = None
     if "pseudonymous" in request.query_params:
-        pseudonym = _pseudonym(request.app.state.secret_key)
+        pseudonym = pseudonymizer(request.app.state.secret_key)
 
     def chunks() -> Iterator[str]:
         # Lines go out in chunks of about STREAM_CHUNK: one thread hop per line took 9 s for

@@ -30,6 +30,7 @@ let serial = 0;
 let controller = null;
 let lastForm = null;
 let rendered = null;
+let lastValue = null; // the preview's label, kept across re-renders and errors
 let errorLines = new Set();
 let gutterState = "";
 
@@ -101,10 +102,12 @@ function problemsOf(answer, fallback) {
 
 function showFailure(problems) {
   showProblems(problems);
+  if (rendered) lastValue = rendered.value();
   lastForm = null;
   rendered = null;
   preview.replaceChildren();
   preview.hidden = true;
+  valueView.hidden = true;
   valueView.textContent = "";
   fieldsBody.replaceChildren();
   status.textContent = msg("wikiloom-formbuilder-status-errors", problems.length);
@@ -132,8 +135,9 @@ function showPreview(answer) {
   showProblems([]);
   lastForm = answer.form;
   const lang = fillLanguages(languages, languagesOf(lastForm.i18n), config.lang);
-  const previous = rendered ? rendered.value() : null;
+  const previous = rendered ? rendered.value() : lastValue;
   preview.hidden = false;
+  valueView.hidden = false;
   try {
     rendered = mountPreview(preview, valueView, lastForm, lang, previous);
   } catch (error) {

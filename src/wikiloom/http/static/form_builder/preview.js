@@ -25,6 +25,17 @@ export function chainOf(lang) {
   return lang === "en" ? ["en"] : [lang, "en"];
 }
 
+/** The writing direction of `lang` ("ltr" or "rtl"), or "" where the browser cannot tell. */
+export function directionOf(lang) {
+  try {
+    const locale = new Intl.Locale(lang);
+    const info = typeof locale.getTextInfo === "function" ? locale.getTextInfo() : locale.textInfo;
+    return info && info.direction ? info.direction : "";
+  } catch {
+    return "";
+  }
+}
+
 /**
  * Render `form` (`{name, title, fields, i18n}`) into `container` in `lang` and keep `valueView`
  * showing its label JSON; `previous` (a label) is restored where its fields still exist.
@@ -33,6 +44,8 @@ export function chainOf(lang) {
 export function mountPreview(container, valueView, form, lang, previous = null) {
   const rendered = renderForm(form, formResolver(form.i18n || {}, chainOf(lang)));
   container.replaceChildren(rendered.element);
+  container.lang = lang;
+  container.dir = directionOf(lang);
   if (previous && typeof rendered.set === "function") {
     try {
       rendered.set(previous);
