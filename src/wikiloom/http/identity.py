@@ -149,7 +149,7 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def _on_loopback(request: Request) -> bool:
+def on_loopback(request: Request) -> bool:
     """The server is configured for loopback and the caller came from there."""
     caller = request.client.host if request.client else ""
     return _is_loopback(request.app.state.settings.host) and _is_loopback(caller)
@@ -158,7 +158,7 @@ def _on_loopback(request: Request) -> bool:
 @router.post("/dev_login/", include_in_schema=False)
 async def dev_login(request: Request) -> Response:
     """Log in as any user: only with WIKILOOM_DEV_LOGIN=1 and from loopback; else 404."""
-    if not request.app.state.settings.dev_login or not _on_loopback(request):
+    if not request.app.state.settings.dev_login or not on_loopback(request):
         raise NotFound("/auth/dev_login/")
     form = await request.form()
     try:

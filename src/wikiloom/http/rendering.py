@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from wikiloom.http.identity import session_user
 from wikiloom.http.messages import Messages, language_code
-from wikiloom.wiki.languages import DEFAULT, MESSAGE_KEYS, direction
+from wikiloom.wiki.languages import DEFAULT, direction
 from wikiloom.wiki.registry import wiki_language
 
 
@@ -70,7 +70,7 @@ def render(
     values = {
         "msg": msg,
         "lang": language,
-        "dir": "ltr" if language == MESSAGE_KEYS else direction(language),
+        "dir": direction(language),
         "user": session_user(request),
         "wiki": wiki,
         **(context or {}),

@@ -16,11 +16,11 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from wikiloom.http.deps import DbSession, in_transaction
-from wikiloom.http.identity import _on_loopback
+from wikiloom.http.identity import on_loopback
 from wikiloom.http.messages import Messages
 from wikiloom.http.rendering import page_language, render
 from wikiloom.labels.campaigns import campaign_stats, list_campaigns, list_wikis
-from wikiloom.wiki.languages import MESSAGE_KEYS, direction, fallback_chain
+from wikiloom.wiki.languages import direction, fallback_chain
 from wikiloom.wiki.registry import api_url
 
 router = APIRouter(include_in_schema=False)
@@ -41,10 +41,10 @@ def app_config(request: Request, wiki: str) -> dict[str, Any]:
         "wiki": wiki,
         "api": api_url(wiki, settings.wikis),
         "lang": language,
-        "dir": "ltr" if language == MESSAGE_KEYS else direction(language),
+        "dir": direction(language),
         "chain": fallback_chain(language),
         "messages": messages.bundle(language),
-        "devLogin": bool(settings.dev_login and _on_loopback(request)),
+        "devLogin": bool(settings.dev_login and on_loopback(request)),
     }
 
 

@@ -3,6 +3,7 @@
 // (each with its line; a click moves the cursor there) or as the rendered form and its label
 // JSON. A logged-in user can submit the form for review (POST /form_builder/proposals).
 
+import { el } from "/static/ui/dom.js";
 import { messageFormatter } from "/static/ui/messages.js";
 import { fillLanguages, languagesOf, mountPreview } from "./preview.js";
 
@@ -34,15 +35,6 @@ let lastValue = null; // the preview's label, kept across re-renders and errors
 let errorLines = new Set();
 let gutterState = "";
 
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (name === "class") node.className = value;
-    else node.setAttribute(name, String(value));
-  }
-  node.append(...children.filter((child) => child !== null && child !== undefined));
-  return node;
-}
 
 // --- the editor ---------------------------------------------------------------------------
 

@@ -9,19 +9,9 @@ import { Server, WikiApi } from "./api.js";
 import { formResolver, renderForm } from "./forms.js";
 import { messageFormatter } from "./messages.js";
 import { makeView } from "./views.js";
+import { el } from "./dom.js";
 
 const PREFETCH = 2;
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name === "class") node.className = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child !== null && child !== undefined) node.append(child);
-  return node;
-}
 
 function button(text, attributes = {}, key = null) {
   const node = el("button", { type: "button", class: "cdx-button", ...attributes });

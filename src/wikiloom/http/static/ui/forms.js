@@ -5,6 +5,7 @@
 // form becomes text nodes; only an HtmlSnippet's content is HTML, and it is sanitized first.
 
 import DOMPurify from "../vendor/purify.es.mjs";
+import { el } from "./dom.js";
 
 const MESSAGE = /^<([A-Za-z0-9][A-Za-z0-9_.:-]*)>$/;
 /** Shortcut keys, in the order options get them (S, Z, Enter and arrows are the app's). */
@@ -28,19 +29,6 @@ export function formResolver(i18n, chain) {
 
 let serial = 0;
 const uid = (prefix) => `${prefix}-${++serial}`;
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name === "class") node.className = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined) node.append(child);
-  }
-  return node;
-}
 
 /** Text or an HtmlSnippet config (`{class: HtmlSnippet, content}`) as a node. */
 function content(value, resolve) {

@@ -6,17 +6,7 @@
 // sanitized before it is inserted, and its relative links point back to the wiki.
 
 import DOMPurify from "../vendor/purify.es.mjs";
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name === "class") node.className = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child !== null && child !== undefined) node.append(child);
-  return node;
-}
+import { el } from "./dom.js";
 
 /** Sanitized wiki HTML whose relative links and images point at the wiki, opening in a new tab. */
 function wikiHtml(html, origin, tag = "div", className = "wl-wiki-html") {
