@@ -3,7 +3,8 @@
 Debian's Chromium through Playwright: log in, request a workset, label every task with the
 keyboard only while diffs come from the local wiki, skip the deleted revision, undo one answer,
 finish, and find the labels stored; the same through the gadget loader on a wiki page; the
-accessibility check (axe-core) and the XSS check. Screenshots land in tests/artifacts/.
+accessibility check (axe-core), the XSS check, and FaceOnImage's face box over a photo of the
+wiki. Screenshots land in tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from tests.support.browser import axe_violations, live_server, screenshot
@@ -299,3 +301,30 @@ def test_task_data_renders_inert(page: Any, mediawiki: MediaWiki, wiki_settings:
             assert page.evaluate("window.__xss") is None, view
     assert dialogs == []
     assert page.errors == []
+
+
+def test_the_face_box_is_drawn_over_the_image(
+    browser: Any, mediawiki: MediaWiki, wiki_settings: Settings
+) -> None:
+    seeded = mediawiki.files["File:Obama.jpg"]
+    width, height = Image.open(seeded.path).size
+    box = [height // 4, 3 * width // 4, 3 * height // 4, width // 4]  # top, right, bottom, left
+    task = {"image": seeded.title, "box": box, "width": width, "height": height}
+    make_campaign(wiki_settings, mediawiki.dbname, [task], view="FaceOnImage", name="Faces")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    with live_server(wiki_settings) as server:
+        page.goto(f"{server.url}/ui/{mediawiki.dbname}/")
+        dev_login_with_keys(page)
+        page.click("text=Faces")
+        page.click("#wl-request")
+        page.wait_for_selector(".wl-face img")
+        page.wait_for_function("() => document.querySelector('.wl-face img').naturalWidth > 0")
+        image = page.locator(".wl-face img").bounding_box()
+        mark = page.locator(".wl-face-box").bounding_box()
+        screenshot(page, "view-face")
+    page.close()
+    # The box covers the middle half of the displayed image, whatever its displayed size.
+    assert mark["x"] == pytest.approx(image["x"] + image["width"] / 4, abs=2)
+    assert mark["y"] == pytest.approx(image["y"] + image["height"] / 4, abs=2)
+    assert mark["width"] == pytest.approx(image["width"] / 2, abs=2)
+    assert mark["height"] == pytest.approx(image["height"] / 2, abs=2)
