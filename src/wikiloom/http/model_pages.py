@@ -12,7 +12,6 @@ import datetime as dt
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -31,6 +30,7 @@ from wikiloom.learn.cards import SECTIONS, model_card
 from wikiloom.learn.plots import PLOTS, plot_svg
 from wikiloom.learn.registry import events_of, get_model, get_version, models_of, versions_of
 from wikiloom.learn.tables import MODEL_STATES, Model, ModelEvent, ModelVersion
+from wikiloom.svg import inline_svg
 from wikiloom.wiki.registry import api_url
 
 router = APIRouter(include_in_schema=False)
@@ -60,9 +60,6 @@ FIELDS = frozenset(
 #: Plots cached per application: versions are immutable, so (version id, SHA-256, kind, label)
 #: names one.
 PLOT_CACHE_SIZE = 64
-_ID = re.compile(r'(?<=\s)id="([^"]+)"')
-_REFERENCE = re.compile(r'(href="#|url\(#)([^")]+)')
-_METADATA = re.compile(r"<metadata>.*?</metadata>\s*|<style[^>]*>.*?</style>\s*", re.DOTALL)
 
 
 def positive_label(labels: Sequence[Any]) -> str | None:
@@ -134,18 +131,6 @@ def event_rows(events: Sequence[ModelEvent], versions: Sequence[ModelVersion]) -
     ]
 
 
-def inline_svg(svg: str, prefix: str) -> str:
-    """An SVG document as an element of an HTML page: ids prefixed, metadata and style dropped.
-
-    The element is an image labelled by the element `<prefix>-caption` (its figure's caption).
-    """
-    body = _METADATA.sub("", svg[svg.index("<svg") :])
-    body = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', body)
-    body = _REFERENCE.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", body)
-    label = escape(f"{prefix}-caption")
-    return body.replace("<svg ", f'<svg role="img" aria-labelledby="{label}" ', 1)
-
-
 def plots_of(
     request: Request, version: tuple[int, str], statistics: Mapping[str, Any], labels: Sequence[str]
 ) -> list[dict[str, str]]:
@@ -174,7 +159,7 @@ def plots_of(
                     "id": name,
                     "kind": kind,
                     "label": label,
-                    "svg": inline_svg(svg, name),
+                    "svg": inline_svg(svg, name, labelled_by=f"{name}-caption"),
                 }
             )
     return plots

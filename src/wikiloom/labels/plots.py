@@ -10,7 +10,6 @@ the title is escaped here. The caller passes every text already translated.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import io
 import re
 import threading
@@ -21,6 +20,7 @@ import numpy as np
 from matplotlib import dates, rc_context
 from matplotlib.figure import Figure
 
+from wikiloom import svg
 from wikiloom.labels.agreement import Alpha
 
 #: Krippendorff's rule of thumb: α ≥ 0.8 reliable, 0.667 ≤ α < 0.8 tentative conclusions.
@@ -28,11 +28,6 @@ ALPHA_LINES = (0.667, 0.8)
 #: The most values a distribution plot shows (the page's table lists them all).
 MAX_VALUES = 25
 _IDENT = re.compile(r"[A-Za-z][\w-]*")
-_ID = re.compile(r'(?<=\s)id="([^"]+)"')
-#: The prolog's metadata and the document-wide style (the page's CSS gives it, scoped).
-_BOILERPLATE = re.compile(
-    r"<metadata>.*?</metadata>\s*|<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>\s*", re.DOTALL
-)
 #: rc_context changes matplotlib's global settings: one SVG at a time, so that each restores
 #: what it found.
 _RC_LOCK = threading.Lock()
@@ -47,18 +42,7 @@ def inline_svg(figure: Figure, ident: str, title: str) -> str:
     buffer = io.StringIO()
     with _RC_LOCK, rc_context({"svg.fonttype": "none", "svg.hashsalt": ident}):
         figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    text = buffer.getvalue()
-    text = _BOILERPLATE.sub("", text[text.index("<svg") :])
-    ids = set(_ID.findall(text))
-    text = _ID.sub(lambda m: f'id="{ident}-{m.group(1)}"', text)
-    for name in sorted(ids, key=len, reverse=True):
-        text = text.replace(f'href="#{name}"', f'href="#{ident}-{name}"')
-        text = text.replace(f"url(#{name})", f"url(#{ident}-{name})")
-    opening = text.index(">", text.index("<svg"))
-    # matplotlib lays text out left to right: a right-to-left page must not flip its anchors.
-    head = f' role="img" aria-labelledby="{ident}-title" direction="ltr"'
-    titled = f'<title id="{ident}-title">{html.escape(title)}</title>'
-    return text[:opening] + head + ">" + titled + text[opening + 1 :]
+    return svg.inline_svg(buffer.getvalue(), ident, title=title)
 
 
 def _figure(width: float, height: float) -> tuple[Figure, Any]:
