@@ -61,6 +61,18 @@ def test_every_page(browser: Any, served: Settings) -> None:
             screenshot(page, f"page-{name}")
             violations = axe_violations(page)
             found[name] = [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in violations]
+        # The organizer's forms call the API and answer inline: a bad line, then good ones.
+        page.goto(f"{server.url}/ui/enwiki/campaigns/{campaign_id}/manage/")
+        page.fill("#tasks", '{"rev_id": 5}\nnot json')
+        page.click("#campaign-tasks-submit")
+        page.wait_for_selector("#campaign-tasks [data-kind=error]")
+        refused = page.inner_text("#campaign-tasks [data-kind=error]")
+        page.fill("#tasks", '{"rev_id": 5}\n{"rev_id": 6}')
+        page.click("#campaign-tasks-submit")
+        page.wait_for_selector("#campaign-tasks [data-kind=success]")
+        tasks = page.inner_text("#fact-tasks")
     context.close()
+    assert "line 2" in refused
+    assert tasks == "6"
     assert {k: v for k, v in found.items() if v} == {}
     assert errors == []

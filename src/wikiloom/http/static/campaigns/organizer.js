@@ -1,6 +1,7 @@
 // The organizer pages: each <form data-api="…"> calls the campaign management API of this server
 // (http/organizing.py) and shows its answer inline: the server's error message, or what was done.
 
+import { callServer } from "../ui/api.js";
 import { messageFormatter } from "../ui/messages.js";
 
 const config = JSON.parse(document.getElementById("wl-campaigns-config").textContent);
@@ -8,28 +9,9 @@ const msg = messageFormatter(config.messages, config.lang);
 const key = (name) => `wikiloom-campaigns-${name}`;
 
 /** POST `body` to `url` with the session cookie; the parsed JSON answer, or throws its message. */
-async function post(url, body, headers = {}) {
-  let response;
-  try {
-    response = await fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { Accept: "application/json", ...headers },
-      body,
-    });
-  } catch (error) {
-    throw new Error(msg(key("unreachable"), error.message));
-  }
-  let answer = null;
-  try {
-    answer = await response.json();
-  } catch {
-    answer = null;
-  }
-  if (!response.ok || answer?.error) {
-    throw new Error(answer?.error?.message || `${response.status} ${response.statusText}`);
-  }
-  return answer;
+function post(url, body, headers = {}) {
+  const init = { method: "POST", credentials: "same-origin", headers, body };
+  return callServer(url, init, (reason) => msg(key("unreachable"), reason));
 }
 
 /** Show a Codex message (`error` or `success`) in the form's result area; `extra` nodes follow the text. */

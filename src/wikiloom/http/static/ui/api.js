@@ -8,34 +8,43 @@ export class ServerError extends Error {
   }
 }
 
+/**
+ * `fetch(url, init)` with the session cookie: the JSON answer, or a ServerError carrying the
+ * server's `error.message` (Wiki labels' envelope); `unreachable(reason)` words a network failure.
+ */
+export async function callServer(url, init = {}, unreachable = (reason) => `The server could not be reached (${reason}).`) {
+  let response;
+  try {
+    response = await fetch(url, { credentials: "include", ...init, headers: { Accept: "application/json", ...init.headers } });
+  } catch (error) {
+    throw new ServerError(unreachable(error.message), 0);
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (!response.ok || (body && body.error)) {
+    const message = body?.error?.message || body?.error || `${response.status} ${response.statusText}`;
+    throw new ServerError(String(message), response.status);
+  }
+  return body;
+}
+
 /** The Wiki labels API of `root`: form-encoded writes, trailing slashes, `{error: {message}}`. */
 export class Server {
-  constructor(root) {
+  constructor(root, unreachable = undefined) {
     this.root = root.replace(/\/$/, "");
+    this.unreachable = unreachable;
   }
 
-  async request(method, path, data = null) {
+  request(method, path, data = null) {
     let url = `${this.root}/${path.replace(/^\//, "")}`;
-    const init = { method, credentials: "include", headers: { Accept: "application/json" } };
+    const init = { method };
     if (data && method === "GET") url += `?${new URLSearchParams(data)}`;
     else if (data) init.body = new URLSearchParams(data);
-    let response;
-    try {
-      response = await fetch(url, init);
-    } catch (error) {
-      throw new ServerError(`The server could not be reached (${error.message}).`, 0);
-    }
-    let body = null;
-    try {
-      body = await response.json();
-    } catch {
-      body = null;
-    }
-    if (!response.ok || (body && body.error)) {
-      const message = body?.error?.message || body?.error || `${response.status} ${response.statusText}`;
-      throw new ServerError(String(message), response.status);
-    }
-    return body;
+    return callServer(url, init, this.unreachable);
   }
 
   whoami() {

@@ -41,7 +41,7 @@ export class LabelingApp {
     this.root = root;
     this.config = config;
     this.msg = messageFormatter(config.messages, config.lang);
-    this.server = new Server(config.server);
+    this.server = new Server(config.server, (reason) => this.msg("wikiloom-app-unreachable", reason));
     this.wiki = new WikiApi(config.api);
     this.user = null;
     this.workspace = null;
