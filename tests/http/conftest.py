@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
+import orjson
 import pytest
 
 from tests.labels.factories import campaign_with_tasks
@@ -58,3 +59,22 @@ async def client_for(
             assert answer.status_code == 200, answer.text
         yield client
     app.state.engine.dispose()
+
+
+async def label_all(
+    settings: Settings,
+    campaign: int,
+    users: list[int],
+    value: Callable[[int, int], dict[str, object]],
+) -> None:
+    """Each user takes worksets and labels every task with `value(user, task_id)`."""
+    base = f"/campaigns/enwiki/{campaign}/"
+    for user in users:
+        async with client_for(settings, user) as client:
+            while (answer := await client.post(base, data={"tasks": ""})).status_code == 200:
+                body = answer.json()
+                for task in body["tasks"]:
+                    url = f"{base}{body['workset']['id']}/{task['id']}/"
+                    label = orjson.dumps(value(user, task["id"])).decode()
+                    saved = await client.post(url, data={"label": label})
+                    assert saved.status_code == 200, saved.text

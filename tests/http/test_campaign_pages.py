@@ -8,14 +8,13 @@ import html
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
-from tests.http.conftest import client_for
+from tests.http.conftest import client_for, label_all
 from wikiloom.config import Settings
 from wikiloom.labels.views import VIEWS
 
@@ -76,25 +75,6 @@ def assert_no_inline_script(page: str) -> None:
     for tag in re.findall(r"<script\b[^>]*>", page):
         assert 'type="application/json"' in tag or ('type="module"' in tag and "src=" in tag)
     assert not re.search(r"<[^>]+\son[a-z]+\s*=", page)
-
-
-async def label_all(
-    settings: Settings,
-    campaign: int,
-    users: list[int],
-    value: Callable[[int, int], dict[str, object]],
-) -> None:
-    """Each user takes worksets and labels every task with `value(user, task_id)`."""
-    base = f"/campaigns/enwiki/{campaign}/"
-    for user in users:
-        async with client_for(settings, user) as client:
-            while (answer := await client.post(base, data={"tasks": ""})).status_code == 200:
-                body = answer.json()
-                for task in body["tasks"]:
-                    url = f"{base}{body['workset']['id']}/{task['id']}/"
-                    label = orjson.dumps(value(user, task["id"])).decode()
-                    saved = await client.post(url, data={"label": label})
-                    assert saved.status_code == 200, saved.text
 
 
 def edit_label(user: int, task: int) -> dict[str, object]:

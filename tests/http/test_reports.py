@@ -8,23 +8,14 @@ import io
 import orjson
 import pytest
 
-from tests.http.conftest import client_for
+from tests.http.conftest import client_for, label_all
 from tests.http.test_wikilabels import LABEL
 from wikiloom.config import Settings
 
 
-async def label_everything(settings: Settings, campaign: int, users: list[int]) -> None:
-    """Each user takes worksets and labels them until nothing is left for them."""
-    base = f"/campaigns/enwiki/{campaign}/"
-    for user in users:
-        async with client_for(settings, user) as client:
-            while (answer := await client.post(base, data={"tasks": ""})).status_code == 200:
-                body = answer.json()
-                for task in body["tasks"]:
-                    url = f"{base}{body['workset']['id']}/{task['id']}/"
-                    value = {**LABEL, "damaging": user == 2 and task["id"] % 2 == 0}
-                    saved = await client.post(url, data={"label": orjson.dumps(value).decode()})
-                    assert saved.status_code == 200, saved.text
+def report_label(user: int, task: int) -> dict[str, object]:
+    """User 2 calls every even task damaging; user 1 agrees with nothing of it."""
+    return {**LABEL, "damaging": user == 2 and task % 2 == 0}
 
 
 @pytest.mark.anyio
@@ -32,7 +23,7 @@ async def test_export_streams_jsonl_and_csv_and_hides_users_on_request(
     app_settings: Settings,
     campaign_id: int,
 ) -> None:
-    await label_everything(app_settings, campaign_id, [1, 2])
+    await label_all(app_settings, campaign_id, [1, 2], report_label)
     async with client_for(app_settings, None) as client:
         base = f"/campaigns/enwiki/{campaign_id}/export/"
         jsonl = await client.get(base)
@@ -57,7 +48,7 @@ async def test_statistics_report_progress_and_agreement(
     app_settings: Settings,
     campaign_id: int,
 ) -> None:
-    await label_everything(app_settings, campaign_id, [1, 2])
+    await label_all(app_settings, campaign_id, [1, 2], report_label)
     async with client_for(app_settings, None) as client:
         answer = await client.get(f"/campaigns/enwiki/{campaign_id}/statistics/")
         assert answer.status_code == 200, answer.text
