@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -108,6 +108,7 @@ class Messages:
     """The UI messages of every language, read once per application."""
 
     table: Mapping[str, Mapping[str, str]]
+    _bundles: dict[str, dict[str, str]] = field(default_factory=dict, repr=False, compare=False)
 
     def languages(self) -> list[str]:
         """The languages with a message file."""
@@ -129,11 +130,19 @@ class Messages:
         return f"⧼{key}⧽" if found is None else format_message(language, found, params)
 
     def bundle(self, language: str) -> dict[str, str]:
-        """Every message resolved for `language`, unformatted (the browser formats them)."""
-        keys = {key for messages in self.table.values() for key in messages}
-        if language == MESSAGE_KEYS:
-            return {key: f"({key})" for key in sorted(keys)}
-        return {key: self.raw(language, key) or f"⧼{key}⧽" for key in sorted(keys)}
+        """Every message resolved for `language`, unformatted (the browser formats them).
+
+        Made once per language and shared: callers must not change it.
+        """
+        found = self._bundles.get(language)
+        if found is None:
+            keys = sorted({key for messages in self.table.values() for key in messages})
+            if language == MESSAGE_KEYS:
+                found = {key: f"({key})" for key in keys}
+            else:
+                found = {key: self.raw(language, key) or f"⧼{key}⧽" for key in keys}
+            self._bundles[language] = found
+        return found
 
 
 def language_code(value: str | None) -> str | None:

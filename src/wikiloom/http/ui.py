@@ -8,6 +8,7 @@ direction, and the UI messages in that language.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import orjson
@@ -19,7 +20,7 @@ from wikiloom.http.deps import DbSession, in_transaction
 from wikiloom.http.identity import on_loopback
 from wikiloom.http.messages import Messages
 from wikiloom.http.rendering import page_language, render
-from wikiloom.labels.campaigns import campaign_stats, list_campaigns, list_wikis
+from wikiloom.labels.campaigns import campaign_stats, list_campaigns
 from wikiloom.wiki.languages import direction, fallback_chain
 from wikiloom.wiki.registry import api_url
 
@@ -51,10 +52,7 @@ def app_config(request: Request, wiki: str) -> dict[str, Any]:
 @router.get("/ui/", response_class=HTMLResponse)
 def choose_wiki(request: Request, session: DbSession) -> HTMLResponse:
     """The wikis with campaigns, and how many campaigns each has open."""
-    wikis = []
-    for wiki in list_wikis(session):
-        campaigns = list_campaigns(session, wiki)
-        wikis.append((wiki, len(campaigns)))
+    wikis = sorted(Counter(campaign.wiki for campaign in list_campaigns(session)).items())
     return render(request, "ui/wikis.html", {"wikis": wikis})
 
 

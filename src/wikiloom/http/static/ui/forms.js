@@ -51,10 +51,14 @@ class Builder {
     this.unsureLabel = unsureLabel;
     this.values = new Map(); // name -> () => value
     this.setters = new Map(); // name -> (value) => void
-    this.questions = []; // {name, label, answered(), focus(), markUnsure(on)}
+    this.questions = []; // {name, label, answered(), focus()}
     this.shortcuts = new Map(); // key -> {run(), element}
-    this.unsureField = null;
-    this.labels = [];
+    this.unsureField = null; // the form's own "unsure" checkbox, if it has one
+  }
+
+  /** A question was answered "unsure": so is the label, where the form has a box for it. */
+  markUnsure() {
+    if (this.unsureField) this.unsureField.checked = true;
   }
 
   shortcut(element, run) {
@@ -202,7 +206,7 @@ function selectWidget(builder, config, context, radios) {
       unsure = !unsure;
       selected = null;
       paint();
-      builder.markUnsure?.();
+      builder.markUnsure();
       group.dispatchEvent(new Event("change", { bubbles: true }));
     });
     if (builder.unsureLabel) {
@@ -213,9 +217,7 @@ function selectWidget(builder, config, context, radios) {
       name,
       label: context.label ? builder.resolve(context.label) : name,
       answered: () => selected !== null || unsure,
-      unsure: () => unsure,
       focus: () => (options[selected ?? 0]?.control || unsureButton).focus(),
-      element: group,
     });
   }
   paint();
@@ -295,9 +297,7 @@ function dropdown(builder, config, context) {
       name: config.name,
       label: context.label ? builder.resolve(context.label) : config.name,
       answered: () => select.value !== "",
-      unsure: () => false,
       focus: () => select.focus(),
-      element: select,
     });
   }
   return box;
@@ -433,9 +433,6 @@ const WIDGETS = {
  */
 export function renderForm(config, resolve, options = {}) {
   const builder = new Builder(resolve, options.unsure || null);
-  builder.markUnsure = () => {
-    if (builder.unsureField) builder.unsureField.checked = true;
-  };
   const element = el("form", { class: "wl-form", novalidate: true, "data-form": config.name || "" });
   element.addEventListener("submit", (event) => event.preventDefault());
   for (const field of config.fields || []) element.append(builder.widget(field));
