@@ -10,7 +10,7 @@ with). Each reads the pattern's text and answers no where it is unsure.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 #: Escapes that match no newline and depend on none: words, digits, non-spaces, boundaries.
 LINE_ESCAPES = frozenset("wdSbB")
@@ -150,29 +150,8 @@ def starts_with_word(pattern: str) -> bool:
     return bool(alternatives)
 
 
-def _alternatives(pattern: str) -> list[str]:
-    """The top-level alternatives of a pattern (split at each "|" outside groups and classes)."""
-    found, start, depth, index, in_class = [], 0, 0, 0, False
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            index += 1
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            index += pattern[index + 1 : index + 2] == "]"
-        elif char in "()":
-            depth += 1 if char == "(" else -1
-        elif char == "|" and depth == 0:
-            found.append(pattern[start:index])
-            start = index + 1
-        index += 1
-    return [*found, pattern[start:]]
-
-
-def _closing(pattern: str) -> int | None:
-    """Where the group that opens a pattern closes, or None."""
+def _structure(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """Each character of a pattern outside escapes and classes, with the group depth after it."""
     depth, index, in_class = 0, 0, False
     while index < len(pattern):
         char = pattern[index]
@@ -183,11 +162,28 @@ def _closing(pattern: str) -> int | None:
         elif char == "[":
             in_class = True
             index += pattern[index + 1 : index + 2] == "]"
-        elif char in "()":
-            depth += 1 if char == "(" else -1
-            if depth == 0:
-                return index
+        else:
+            if char in "()":
+                depth += 1 if char == "(" else -1
+            yield index, char, depth
         index += 1
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a pattern (split at each "|" outside groups and classes)."""
+    found, start = [], 0
+    for index, char, depth in _structure(pattern):
+        if char == "|" and depth == 0:
+            found.append(pattern[start:index])
+            start = index + 1
+    return [*found, pattern[start:]]
+
+
+def _closing(pattern: str) -> int | None:
+    """Where the group that opens a pattern closes, or None."""
+    for index, char, depth in _structure(pattern):
+        if char in "()" and depth == 0:
+            return index
     return None
 
 
