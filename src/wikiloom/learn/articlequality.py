@@ -13,8 +13,7 @@ import re
 
 import mwparserfromhell
 
-from wikiloom.errors import TextDeleted
-from wikiloom.learn.revisionfeatures import RevisionTransformer
+from wikiloom.learn.revisionfeatures import RevisionTransformer, text_of
 from wikiloom.learn.tokens import WORD_SCAN_RE
 from wikiloom.learn.wordlists import TemplateLists, load_templates, template_name
 from wikiloom.wiki.revisions import Revision
@@ -155,11 +154,6 @@ class ArticleQualityFeatures(RevisionTransformer):
 
     def row(self, revision: Revision) -> list[float]:
         """The feature values of one revision, in `ARTICLE_QUALITY_FEATURES` order."""
-        if self.deleted not in ("empty", "raise"):
-            raise ValueError(f"deleted={self.deleted!r}: expected 'empty' or 'raise'")
-        if revision.text is None and self.deleted == "raise":
-            raise TextDeleted(
-                "TextDeleted: Text deleted (datasource.revision.text)", revision.rev_id
-            )
-        values = article_row(revision.text or "", load_templates(self.language))
-        return [float(value) for value in values] + [float(revision.text is None)]
+        text, hidden = text_of(revision, self.deleted)
+        values = article_row(text, load_templates(self.language))
+        return [float(value) for value in values] + [float(hidden)]

@@ -54,10 +54,22 @@ def groups_of(revision: Revision) -> frozenset[str]:
     return frozenset(revision.user.groups) if revision.user is not None else frozenset()
 
 
-def texts_of(revision: Revision, deleted: str) -> tuple[str, str, bool]:
-    """The parent's text, the text, and whether either was hidden (raising in mode "raise")."""
+def _check_mode(deleted: str) -> None:
     if deleted not in DELETED_MODES:
         raise ValueError(f"deleted={deleted!r}: expected one of {DELETED_MODES}")
+
+
+def text_of(revision: Revision, deleted: str) -> tuple[str, bool]:
+    """The revision's text, and whether it was hidden (raising in mode "raise")."""
+    _check_mode(deleted)
+    if revision.text is None and deleted == "raise":
+        raise TextDeleted("TextDeleted: Text deleted (datasource.revision.text)", revision.rev_id)
+    return revision.text or "", revision.text is None
+
+
+def texts_of(revision: Revision, deleted: str) -> tuple[str, str, bool]:
+    """The parent's text, the text, and whether either was hidden (raising in mode "raise")."""
+    _check_mode(deleted)
     hidden = revision.text is None or revision.parent_text is None
     if hidden and deleted == "raise":
         raise TextDeleted("TextDeleted: Text deleted (datasource.revision.text)", revision.rev_id)
