@@ -56,7 +56,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -585,15 +585,11 @@ async def fetch_share(api_url: str, dbname: str, rev_ids: list[int]) -> dict[str
 TEXT = re.compile(r"<text[^>]*>(.*?)</text>", re.DOTALL)
 
 
-def article_dump(
-    prefix: str, pages: int, revisions: int, editors: Sequence[str]
-) -> tuple[bytes, int]:
-    """A history of real enwiki article texts (the test sample's), one sentence added per edit.
+def article_texts(revisions: int) -> Callable[[int, int], str]:
+    """Real enwiki article texts (the test sample's), one sentence added per edit.
 
     Page p starts from the p-th article of the sample that is not a redirect; revision r adds
-    a sentence to the r sentences of the revision before, at its own line. Every other
-    revision is by an IP, the others by `editors` in turn, as `history_dump` does. Answers
-    the dump and the mean length of its texts.
+    a sentence to the r sentences of the revision before, at its own line (for `history_dump`).
     """
     from tests.support.mediawiki import SAMPLE_DUMP, read_dump
 
@@ -602,36 +598,18 @@ def article_dump(
         for text in TEXT.findall(read_dump(SAMPLE_DUMP).decode())
         if not text.lstrip().upper().startswith("#REDIRECT") and len(text) > 2000
     ]
-    parts = [
-        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" '
-        'xml:lang="en">\n'
-    ]
-    named, sizes = 0, []
-    for p in range(pages):
-        lines = articles[p % len(articles)].split("\n")
-        parts.append(f"<page><title>{prefix} {p}</title><ns>0</ns>\n")
-        for r in range(revisions):
-            if r % 2:
-                contributor = f"<ip>10.1.{p % 250}.{r % 200}</ip>"
-            else:
-                n = named % len(editors)
-                contributor = f"<username>{editors[n]}</username><id>{2000 + n}</id>"
-                named += 1
-            edited = list(lines)
-            for k in range(r, 0, -1):  # from the end, so that earlier positions stay put
-                at = k * len(lines) // (revisions + 1)
-                edited.insert(at, f"Edit {k} of this page adds one more sentence about looms.")
-            text = "\n".join(edited)
-            sizes.append(len(text))
-            parts.append(
-                f"<revision><timestamp>2020-02-{1 + p % 28:02d}T00:{r // 60:02d}:{r % 60:02d}Z"
-                f"</timestamp><contributor>{contributor}</contributor><comment>Edit {r}</comment>"
-                "<model>wikitext</model><format>text/x-wiki</format>"
-                f'<text xml:space="preserve">{text}</text></revision>\n'
+
+    def text(p: int, r: int) -> str:
+        edited = articles[p % len(articles)].split("\n")
+        lines = len(edited)
+        for k in range(r, 0, -1):  # from the end, so that earlier positions stay put
+            edited.insert(
+                k * lines // (revisions + 1),
+                f"Edit {k} of this page adds one more sentence about looms.",
             )
-        parts.append("</page>\n")
-    parts.append("</mediawiki>\n")
-    return "".join(parts).encode(), round(statistics.mean(sizes))
+        return "\n".join(edited)
+
+    return text
 
 
 def uncached(trained: TrainedModel, repeats: int) -> None:
@@ -669,10 +647,11 @@ def uncached(trained: TrainedModel, repeats: int) -> None:
             wiki.import_dump(
                 history_dump(shapes["uncached_batch"], pages, REVISIONS_PER_PAGE, editors)
             )
-            dump, _ = article_dump(
-                shapes["uncached_batch_article_text"], pages, REVISIONS_PER_PAGE, editors
+            articles = article_texts(REVISIONS_PER_PAGE)
+            prefix = shapes["uncached_batch_article_text"]
+            wiki.import_dump(
+                history_dump(prefix, pages, REVISIONS_PER_PAGE, editors, text=articles, series=1)
             )
-            wiki.import_dump(dump)
             chosen = {}
             for shape, prefix in shapes.items():
                 rev_ids = [r for p in range(pages) for r in wiki.history(f"{prefix} {p}")]

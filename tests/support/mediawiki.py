@@ -23,7 +23,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -278,11 +278,17 @@ def history_dump(
     pages: int,
     revisions: int,
     editors: Sequence[str] = tuple(f"Importee {n}" for n in range(7)),
+    *,
+    text: Callable[[int, int], str] | None = None,
+    series: int = 0,
 ) -> bytes:
     """An XML dump of `pages` pages of `revisions` revisions each, every other one by an IP.
 
     The others are by `editors` in turn; the import attributes them to local accounts of
     those names where they exist (`MediaWiki.create_users`), else to external users.
+    `text(page, revision)` gives each revision's text, already XML-escaped (short synthetic
+    texts by default). Dumps of another `series` use other IPs, user ids and dates, so that
+    several can be imported into one wiki.
     """
     parts = [
         '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" '
@@ -293,18 +299,19 @@ def history_dump(
         parts.append(f"<page><title>{html.escape(prefix)} {p}</title><ns>0</ns>\n")
         for r in range(revisions):
             if r % 2:
-                contributor = f"<ip>10.0.{p % 250}.{r % 200}</ip>"
+                contributor = f"<ip>10.{series}.{p % 250}.{r % 200}</ip>"
             else:
                 n = named % len(editors)
-                contributor = f"<username>{html.escape(editors[n])}</username><id>{1000 + n}</id>"
+                user_id = 1000 * (series + 1) + n
+                contributor = f"<username>{html.escape(editors[n])}</username><id>{user_id}</id>"
                 named += 1
+            body = text(p, r) if text else f"Page {p}, version {r}. {'Lorem ipsum. ' * 20}"
             parts.append(
-                f"<revision><timestamp>2020-01-{1 + p % 28:02d}T{r // 3600:02d}:"
+                f"<revision><timestamp>2020-{1 + series:02d}-{1 + p % 28:02d}T{r // 3600:02d}:"
                 f"{r // 60 % 60:02d}:{r % 60:02d}Z</timestamp>"
                 f"<contributor>{contributor}</contributor>"
                 f"<comment>Edit {r}</comment><model>wikitext</model><format>text/x-wiki</format>"
-                f'<text xml:space="preserve">Page {p}, version {r}. {"Lorem ipsum. " * 20}'
-                "</text></revision>\n"
+                f'<text xml:space="preserve">{body}</text></revision>\n'
             )
         parts.append("</page>\n")
     parts.append("</mediawiki>\n")
