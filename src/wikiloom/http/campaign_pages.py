@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from babel import Locale, UnknownLocaleError
 from babel.numbers import format_decimal, format_percent
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 from wikiloom.errors import NotFound
 from wikiloom.http.deps import DbSession
 from wikiloom.http.identity import session_user
-from wikiloom.http.messages import Messages
+from wikiloom.http.messages import Messages, babel_locale
 from wikiloom.http.organizing import is_admin
 from wikiloom.http.rendering import page_language, render
 from wikiloom.http.reports import pseudonymizer
@@ -49,10 +48,7 @@ class Numbers:
     """Numbers written the page language's way (English for `qqx` and unknown codes)."""
 
     def __init__(self, language: str) -> None:
-        try:
-            self.locale = Locale.parse(language.replace("-", "_"))
-        except (UnknownLocaleError, ValueError):
-            self.locale = Locale.parse("en")
+        self.locale = babel_locale(language)
 
     def decimal(self, value: float | None, digits: int = 0) -> str:
         """`value` with up to `digits` decimals, "–" for None."""
@@ -86,8 +82,7 @@ def _client_config(request: Request, wiki: str, **extra: Any) -> dict[str, Any]:
     """What the organizer script needs: the wiki, the language and this area's messages."""
     language = page_language(request, wiki)
     messages: Messages = request.app.state.messages
-    bundle = {k: v for k, v in messages.bundle(language).items() if k.startswith(PREFIX)}
-    return {"wiki": wiki, "lang": language, "messages": bundle, **extra}
+    return {"wiki": wiki, "lang": language, "messages": messages.bundle(language, PREFIX), **extra}
 
 
 def _statistics_context(

@@ -269,8 +269,7 @@ def _record(proposal: Proposal) -> dict[str, Any]:
 def _page_messages(request: Request) -> dict[str, str]:
     """The form builder's UI messages in the page language, for its script."""
     messages: Messages = request.app.state.messages
-    bundle = messages.bundle(page_language(request))
-    return {key: text for key, text in bundle.items() if key.startswith(PREFIX)}
+    return messages.bundle(page_language(request), PREFIX)
 
 
 def _form_text(request: Request, key: str) -> str | None:

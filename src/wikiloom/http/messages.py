@@ -40,25 +40,25 @@ def load_messages(directory: Path = DIRECTORY) -> dict[str, dict[str, str]]:
 
 
 @cache
+def babel_locale(language: str) -> Locale:
+    """Babel's locale of a MediaWiki language code: the code, else its base, else English."""
+    for code in (language.replace("-", "_"), language.split("-", maxsplit=1)[0]):
+        try:
+            return Locale.parse(code)
+        except (UnknownLocaleError, ValueError):
+            continue
+    return Locale.parse("en")
+
+
+@cache
 def _plural_tags(language: str) -> tuple[str, ...]:
     """The plural categories of `language`, in MediaWiki's form order."""
-    try:
-        locale = Locale.parse(language.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        try:
-            locale = Locale.parse(language.split("-", maxsplit=1)[0])
-        except (UnknownLocaleError, ValueError):
-            locale = Locale.parse("en")
-    tags = set(locale.plural_form.tags) | {"other"}
+    tags = set(babel_locale(language).plural_form.tags) | {"other"}
     return tuple(tag for tag in _CATEGORIES if tag in tags)
 
 
 def _plural_category(language: str, number: float) -> str:
-    try:
-        locale = Locale.parse(language.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        locale = Locale.parse("en")
-    category: str = locale.plural_form(number)
+    category: str = babel_locale(language).plural_form(number)
     return category
 
 
@@ -129,10 +129,10 @@ class Messages:
         found = self.raw(language, key)
         return f"⧼{key}⧽" if found is None else format_message(language, found, params)
 
-    def bundle(self, language: str) -> dict[str, str]:
-        """Every message resolved for `language`, unformatted (the browser formats them).
-
-        Made once per language and shared: callers must not change it.
+    def bundle(self, language: str, prefix: str = "") -> dict[str, str]:
+        """Every message resolved for `language` (those whose key starts with `prefix`),
+        unformatted: the browser formats them. Made once per language and shared: callers
+        must not change it.
         """
         found = self._bundles.get(language)
         if found is None:
@@ -142,7 +142,7 @@ class Messages:
             else:
                 found = {key: self.raw(language, key) or f"⧼{key}⧽" for key in keys}
             self._bundles[language] = found
-        return found
+        return {k: v for k, v in found.items() if k.startswith(prefix)} if prefix else found
 
 
 def language_code(value: str | None) -> str | None:

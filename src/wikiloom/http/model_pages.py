@@ -14,7 +14,6 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from cachetools import LRUCache
@@ -25,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from wikiloom.errors import NotFound
 from wikiloom.http.deps import in_transaction
+from wikiloom.http.messages import babel_locale
 from wikiloom.http.rendering import page_language, render
 from wikiloom.learn.cards import SECTIONS, model_card
 from wikiloom.learn.plots import PLOTS, plot_svg
@@ -165,18 +165,9 @@ def plots_of(
     return plots
 
 
-def _locale(language: str) -> Locale:
-    for code in (language.replace("-", "_"), language.split("-", maxsplit=1)[0], "en"):
-        try:
-            return Locale.parse(code)
-        except (UnknownLocaleError, ValueError):
-            continue
-    return Locale.parse("en")
-
-
 def formatters(request: Request, wiki: str) -> dict[str, Any]:
     """`number(value)` and `when(datetime)` for templates, in the page's locale."""
-    locale = _locale(page_language(request, wiki))
+    locale = babel_locale(page_language(request, wiki))
 
     def number(value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, int | float):
