@@ -42,7 +42,7 @@ install-system: $(VENV)/.installed-system
 run: install
 	$(BIN)/wikiloom db upgrade
 	$(BIN)/wikiloom demo
-	$(BIN)/wikiloom serve --host 127.0.0.1 --port 8000
+	$(BIN)/wikiloom serve --host 127.0.0.1 --port 8000 --with-jobs
 
 test: install-system install-test
 	PATH="$(abspath $(BIN)):$$PATH" scripts/check

@@ -28,8 +28,11 @@ SCRIPTS = (
     "http_assign",
     "wiki_revisions",
     "training",
+    "active_learning",
+    "campaign_rounds",
     "features",
     "scoring",
+    "model_states",
     "ui",
 )
 

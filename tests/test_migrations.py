@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import wikiloom.jobs.tables
 import wikiloom.labels.tables
 import wikiloom.learn.tables  # noqa: F401  (these imports register the tables on Base.metadata)
 from tests.conftest import fresh_database
@@ -21,6 +22,10 @@ TABLES = {
     "workset_tasks", "worksets",
     "feature_vectors", "model_events", "model_versions", "models",
     "form_proposals",
+    "job_runs", "wiki_gates",
+    "score_feedback",
+    "change_request_comments", "change_requests",
+    "campaign_rounds",
 }  # fmt: skip
 
 

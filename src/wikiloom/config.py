@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         description="Usernames of the administrators, as a JSON list: they create campaigns "
         "and manage every campaign.",
     )
+    model_stewards: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Model stewards per wiki, as a JSON object of dbname to usernames, e.g. "
+        '`{"enwiki": ["Alice"]}`: they pause and resume (change the status of) the models of '
+        "their wiki and decide its change requests, as admins do on every wiki.",
+    )
     cors_origins: str = Field(
         default=r"https://([^./]+\.)*(wiki([pm]edia|data|books|versity|quote|source|news|voyage)"
         r"|wiktionary|mediawiki)\.org",
@@ -136,6 +142,58 @@ class Settings(BaseSettings):
         description="Models scored for every new revision, as JSON: wiki -> model -> event "
         'kinds, e.g. `{"enwiki": {"damaging": ["edit"]}}`; kinds: edit, main_edit, bot_edit, '
         "nonbot_edit, page_creation, main_creation, bot_page_creation, nonbot_page_creation.",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker of the background jobs: `redis://127.0.0.1:6379/1` or "
+        "`amqp://guest:guest@127.0.0.1:5672//`; without one, an SQLite file beside an SQLite "
+        "database (`sqla+sqlite:///…-jobs.db`), which needs no extra service but polls.",
+    )
+    job_queue: str = Field(
+        default="wikiloom",
+        pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+        description="Name of the broker queue the jobs go through; distinct per "
+        "installation on a shared broker (Toolforge's Redis).",
+    )
+    job_visibility_timeout: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds a Redis (or SQLite) broker waits for a job's acknowledgement "
+        "before delivering it again (a worker died); longer than the longest job.",
+    )
+    job_stale_after: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds without a checkpoint after which a running job counts as "
+        "abandoned, so that a new delivery takes it over from its last checkpoint.",
+    )
+    job_batch_size: int = Field(
+        default=200,
+        ge=1,
+        description="Revisions a job fetches, extracts and commits (with its checkpoint) at "
+        "a time.",
+    )
+    job_max_retries: int = Field(
+        default=8,
+        ge=0,
+        description="Times a job that failed for a passing reason (a wiki or the database "
+        "away) is tried again, with exponential backoff.",
+    )
+    wiki_job_interval: float = Field(
+        default=1.0,
+        ge=0,
+        description="Politeness: minimum seconds between two batches of requests that "
+        "background jobs send to one wiki, across every worker.",
+    )
+    round_check_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between the scheduler's looks for active-learning campaigns due "
+        "to retrain.",
+    )
+    export_dir: Path = Field(
+        default=Path("exports"),
+        description="Directory where export jobs write campaigns' labels.",
     )
     host: str = Field(default="127.0.0.1", description="Address `wikiloom serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `wikiloom serve` binds.")

@@ -35,6 +35,23 @@ class Forbidden(AppError):
     status = 403
 
 
+class ModelNotServed(NotFound):
+    """A wiki has the model but does not serve it now; `state` says why (`paused`, ...)."""
+
+    code = "model not served"
+
+    def __init__(self, message: str, state: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class Unauthenticated(AppError):
+    """Nobody is logged in, and this needs a user (newer APIs; Wiki labels answers 403)."""
+
+    code = "unauthorized"
+    status = 401
+
+
 class BadRequest(AppError):
     """The input is malformed or fails validation."""
 

@@ -277,7 +277,7 @@ async def test_only_organizers_and_admins_get_the_management_forms(
         assert f'href="/ui/enwiki/campaigns/{campaign}/"' in page  # the statistics
     async with client_for(admin_settings, 7, "Helper") as organizer:
         page = (await organizer.get(path)).text
-    assert page.count("<form") == 4
+    assert page.count("<form") == 5
     assert form_of(as_admin, "campaign-settings") == form_of(page, "campaign-settings")
     settings = form_of(page, "campaign-settings")
     fields = inputs(settings)
@@ -290,7 +290,9 @@ async def test_only_organizers_and_admins_get_the_management_forms(
     assert 'value="false"' in form_of(page, "campaign-active")  # open: the button closes it
     assert set(inputs(form_of(page, "campaign-tasks"))) == {"tasks", "tasks_file"}
     assert inputs(form_of(page, "campaign-organizers")) == {"user_id": "user_id"}
-    for ident in ("settings", "active", "tasks", "organizers"):
+    learning = ("sampling", "learning_field", "holdout_fraction", "retrain_every", "feature_set")
+    assert set(inputs(form_of(page, "campaign-learning"))) == set(learning)
+    for ident in ("settings", "active", "learning", "tasks", "organizers"):
         assert f'<button type="submit" id="campaign-{ident}-submit"' in page
     assert re.search(r'<ul id="organizer-list"[^>]*>\s*<li>1</li><li>7</li>', page)
     assert "rev_id" in page  # the keys the view needs

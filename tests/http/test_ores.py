@@ -168,7 +168,11 @@ async def test_a_paused_model_is_not_served(served: Settings) -> None:
     engine.dispose()
     answer = await get(served, f"/v3/scores/enwiki/{REV_IDS[0]}/reverted/")
     assert answer.status_code == 404
-    assert answer.json()["error"]["message"] == "No scorers available for enwiki"
+    assert answer.json()["error"] == {
+        "code": "model not served",
+        "message": "The model 'reverted' is paused on enwiki: it answers no scores there "
+        "until it is resumed. Why is in the audit log: /audit/enwiki/?model=reverted",
+    }
     assert (await get(served, "/v3/scores/")).json() == {}
 
 

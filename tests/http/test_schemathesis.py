@@ -183,7 +183,7 @@ def test_openapi_describes_every_route_and_the_fields_read_by_hand() -> None:
                 assert method.lower() in paths.get(path, {}), f"{method} {path} undocumented"
     campaign = paths["/campaigns/{wiki}/{campaign_id}/"]
     flags = {p["name"] for p in campaign["get"]["parameters"] if p["in"] == "query"}
-    assert flags == {"campaign", "tasks", "worksets", "requirements", "callback"}
+    assert flags == {"campaign", "tasks", "worksets", "requirements", "learning", "callback"}
     task = paths["/campaigns/{wiki}/{campaign_id}/{workset_id}/{task_id}/"]
     for method in ("post", "put"):
         body = task[method]["requestBody"]["content"]["application/x-www-form-urlencoded"]

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.mediawiki import USER_AGENT, MediaWiki
-from tests.support.models import SAMPLE, make_scorer, register
+from tests.support.models import SAMPLE, make_scorer, offline_client, register
 from tests.wiki.conftest import client_of
 from wikiloom.config import Settings
 from wikiloom.db import transaction
@@ -19,9 +19,11 @@ from wikiloom.errors import BadRequest
 from wikiloom.jobs.precache import run_precache
 from wikiloom.learn.datasets import read_dataset
 from wikiloom.learn.featurestore import get_vectors
+from wikiloom.learn.governance import change_status
 from wikiloom.learn.registry import TrainedModel, get_model, set_status
 from wikiloom.scoring.cache import score_key
 from wikiloom.scoring.precache import change_kinds, check_config, precache_stream
+from wikiloom.scoring.scores import scorer_for
 from wikiloom.wiki.events import WikiChange
 
 
@@ -114,3 +116,31 @@ async def test_new_edits_of_the_real_wiki_are_polled_and_precached(
     assert set(stored) == set(rev_ids)  # extracted once from the wiki, kept for the next time
     is_anon = 6  # revision.user.is_anon
     assert (stored[rev_ids[0]][is_anon], stored[rev_ids[1]][is_anon]) == (0.0, 1.0)
+
+
+@pytest.mark.anyio
+async def test_a_pause_stops_a_running_precache_at_the_next_change(
+    settings: Settings, sessions: sessionmaker[Session], sample_trained: TrainedModel
+) -> None:
+    register(sessions, sample_trained, "enwiki")
+    scorer = scorer_for(settings, sessions, offline_client)  # what `run_precache` makes
+    config = {"enwiki": {"reverted": ["edit"]}}
+    first, second, third = read_dataset(SAMPLE, "reverted").ids[:3]  # type: ignore[index,misc]
+
+    def steward(status: str) -> None:
+        with transaction(sessions, write=True) as session:
+            model = get_model(session, "enwiki", "reverted")
+            change_status(session, model, status, reason="tests", user_id=1, user_name="S",
+                          may_decide=True)  # fmt: skip
+
+    async def stream() -> AsyncIterator[WikiChange]:
+        yield change(first)
+        steward("paused")  # while the worker runs, between two events
+        yield change(second)
+        steward("active")
+        yield change(third)
+
+    counts = await precache_stream(stream(), scorer, config)
+    assert (counts.changes, counts.scored, counts.skipped, counts.failed) == (3, 2, 1, 0)
+    keys = {rev: score_key("enwiki", "reverted", rev, "1.0") for rev in (first, second, third)}
+    assert set(scorer.cache.get_many(keys.values())) == {keys[first], keys[third]}

@@ -20,6 +20,7 @@ from wikiloom.learn.cards import (
     publish_card,
     thresholds_of,
 )
+from wikiloom.learn.governance import decide, open_request, requests_of
 from wikiloom.learn.plots import PLOTS, plot_svg
 from wikiloom.learn.registry import (
     TrainedModel,
@@ -126,3 +127,82 @@ async def test_a_card_is_published_as_a_page_of_the_real_wiki(
     assert "Governance" in headings
     assert "wikitable" in page["text"]
     assert "maximum recall @ precision &gt;= 0.9" in page["text"]
+
+
+INJECTION = "Off [[Category:Injected]] {{Delete}} '''loud''' </nowiki><b>x</b> & more"
+
+
+def governed_card(session: Session, trained: TrainedModel) -> dict[str, object]:
+    """A card whose model has a decided and an open change request (#8)."""
+    model = create_model(session, "enwiki", "reverted", "reverted", actor="Builder")
+    register_version(session, model, trained, actor="Builder")
+    set_status(session, model, "active", actor="Builder", reason="community vote")
+    first = open_request(
+        session, model, kind="threshold", title="Flag fewer edits", body="Too many.",
+        details={"query": "maximum recall @ precision >= 0.95"}, user_id=1, user_name="Alice",
+    )  # fmt: skip
+    decide(session, model, first.id, status="declined", outcome="Recall would fall below 0.5.",
+           user_id=2, user_name="Steward", may_decide=True)  # fmt: skip
+    open_request(session, model, kind="turn_off", title=INJECTION, body="Please.", user_id=1,
+                 user_name="Alice")  # fmt: skip
+    set_status(session, model, "paused", actor="Steward", reason="false positives on IPs")
+    requests = requests_of(session, model)
+    return model_card(model, get_version(session, model), events_of(session, model), requests)
+
+
+def test_a_card_lists_the_state_its_last_change_and_the_change_requests(
+    sessions: sessionmaker[Session], sample_model: TrainedModel
+) -> None:
+    with transaction(sessions, write=True) as session:
+        card = governed_card(session, sample_model)
+    governance = card["governance"]
+    assert governance["status"] == "paused"  # type: ignore[index]
+    last = governance["last_change"]  # type: ignore[index]
+    assert (last["old"], last["new"], last["actor"], last["reason"]) == (
+        "active", "paused", "Steward", "false positives on IPs",
+    )  # fmt: skip
+    requests = governance["change_requests"]  # type: ignore[index]
+    assert [(r["kind"], r["status"]) for r in requests] == [("turn_off", "open"),
+                                                             ("threshold", "declined")]  # fmt: skip
+    assert requests[1]["outcome"] == "Recall would fall below 0.5."
+    assert requests[1]["decided_by"] == "Steward"
+    assert requests[1]["url"] == f"/ui/enwiki/models/reverted/requests/{requests[1]['id']}/"
+    assert governance["audit_log"] == "/audit/enwiki/?model=reverted"  # type: ignore[index]
+    markdown, wikitext = card_markdown(card), card_wikitext(card)
+    assert "| last change | " in markdown
+    assert "active → paused by Steward: false positives on IPs" in markdown
+    assert "| audit log | /audit/enwiki/?model=reverted |" in markdown
+    assert "\n### Change requests\n" in markdown
+    declined = f"- #{requests[1]['id']} Flag fewer edits (threshold, declined): Recall would "
+    assert declined + "fall below 0.5. by Steward /ui/enwiki/models/reverted/requests/" in markdown
+    assert "\n=== Change requests ===\n" in wikitext
+    assert "[[Category:Injected]]" in wikitext  # shown as text, inside a nowiki:
+    assert "&lt;/nowiki>&lt;b>x&lt;/b> &amp; more" in wikitext
+    assert wikitext.count("<nowiki>") == wikitext.count("</nowiki>")
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # the markup: one engine is enough
+@pytest.mark.anyio
+async def test_change_requests_on_a_published_card_are_text_on_the_real_wiki(
+    mediawiki: MediaWiki, sessions: sessionmaker[Session], sample_model: TrainedModel
+) -> None:
+    with transaction(sessions, write=True) as session:
+        card = governed_card(session, sample_model)
+    title = f"Project:Model cards/{uuid.uuid4().hex[:8]}"
+    client = client_of(mediawiki)
+    await client.login(mediawiki.dbname, mediawiki.bot.username, mediawiki.bot.password)
+    await publish_card(client, mediawiki.dbname, title, card)
+    await client.aclose()
+    with httpx.Client(headers={"User-Agent": AGENT}) as http:
+        page = http.get(
+            mediawiki.api_url,
+            params={"action": "parse", "page": title, "prop": "text|categories|templates",
+                    "format": "json", "formatversion": "2"},
+        ).json()["parse"]  # fmt: skip
+    assert page["categories"] == []
+    assert page["templates"] == []
+    assert "Change requests" in page["text"]
+    assert (
+        "[[Category:Injected]] {{Delete}} '''loud''' &lt;/nowiki&gt;&lt;b&gt;x&lt;/b&gt;"
+        in (page["text"])
+    )

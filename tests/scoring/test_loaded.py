@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.models import register
@@ -14,6 +15,7 @@ from wikiloom.learn.registry import (
     set_status,
 )
 from wikiloom.scoring.loaded import ModelPool
+from wikiloom.scoring.states import StateReader, reader_of
 
 
 class Clock:
@@ -66,3 +68,39 @@ def test_states_and_versions_take_effect_after_the_state_ttl(
     clock.now += 1.0
     assert pool.served("enwiki") == {}
     assert pool.wikis() == []
+
+
+def test_states_are_read_over_one_connection_that_survives_breaking(
+    engine: Engine, sessions: sessionmaker[Session], sample_trained: TrainedModel
+) -> None:
+    register(sessions, sample_trained, "enwiki")
+    reader = StateReader(engine)
+
+    def states() -> list[tuple[str, str]]:
+        return [(name, status) for name, status, _ in reader.read("enwiki")]
+
+    assert states() == [("reverted", "active")]
+    kept = reader.raw
+    assert reader.read("dewiki") == []
+    assert reader.raw is kept  # one connection, kept
+    with transaction(sessions, write=True) as session:  # written over another connection
+        set_status(session, get_model(session, "enwiki", "reverted"), "paused", actor="S",
+                   reason="stop")  # fmt: skip
+    assert states() == [("reverted", "paused")]  # no stale snapshot
+    assert kept is not None
+    if engine.dialect.name == "postgresql":  # the server ends it (a restart, a failover)
+        pid = kept.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    elif engine.dialect.name == "mysql":
+        thread = kept.dbapi_connection.thread_id()  # type: ignore[union-attr]
+        with engine.connect() as other:
+            other.execute(text(f"KILL {int(thread)}"))
+    else:
+        kept.dbapi_connection.close()  # type: ignore[union-attr]
+    assert states() == [("reverted", "paused")]  # asked again, reconnected
+    assert reader.raw is not kept
+    engine.dispose()
+    assert reader.raw is None  # given back with the engine's connections
+    # However many pools (a precache job makes one per run), one reader per engine.
+    assert ModelPool(sessions).reader is ModelPool(sessions).reader is reader_of(engine)

@@ -8,13 +8,15 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.mediawiki import MediaWiki
-from tests.support.models import SAMPLE, make_scorer, register
+from tests.support.models import SAMPLE, make_scorer, offline_client, register
 from tests.wiki.conftest import client_of
 from wikiloom.db import transaction
-from wikiloom.errors import NotFound
+from wikiloom.errors import ModelNotServed, NotFound
 from wikiloom.learn.datasets import read_dataset
 from wikiloom.learn.registry import TrainedModel, get_model, set_status
-from wikiloom.scoring.scores import ScoreRequest, score_doc
+from wikiloom.scoring.cache import MemoryScoreCache
+from wikiloom.scoring.loaded import ModelPool, WikiModels, pick
+from wikiloom.scoring.scores import Scorer, ScoreRequest, score_doc
 
 DATASET = read_dataset(SAMPLE, "reverted")
 STORED = DATASET.ids[:5]  # type: ignore[index]
@@ -121,3 +123,58 @@ async def test_missing_features_come_from_the_real_wiki_once_for_concurrent_requ
     assert client.requests == 1  # the features were stored: only the deleted one is asked again
     assert later.scores[loom[0]] == first.scores[loom[0]]
     await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_pause_is_seen_by_the_next_request_of_every_scorer_cached_scores_too(
+    sessions: sessionmaker[Session], sample_trained: TrainedModel
+) -> None:
+    register(sessions, sample_trained, "enwiki")
+    # The production pool (no state TTL); two scorers stand for two processes.
+    first, second = (
+        Scorer(ModelPool(sessions), MemoryScoreCache(), sessions, offline_client) for _ in range(2)
+    )
+    request = ScoreRequest("enwiki", tuple(STORED))
+    warm = await first.score(request)
+    assert (await second.score(request)).computed == warm.computed == len(STORED)
+    assert (await first.score(request)).cached == len(STORED)
+    with transaction(sessions, write=True) as session:
+        set_status(session, get_model(session, "enwiki", "reverted"), "paused", actor="S",
+                   reason="false positives")  # fmt: skip
+    for scorer in (first, second):
+        with pytest.raises(ModelNotServed, match="'reverted' is paused on enwiki") as refused:
+            await scorer.score(ScoreRequest("enwiki", tuple(STORED), models=("reverted",)))
+        assert refused.value.state == "paused"
+        with pytest.raises(ModelNotServed, match="No scorers available for enwiki: reverted is"):
+            await scorer.score(request)  # the cache still holds the scores: not served
+        found = await scorer.models("enwiki")
+        assert (found.served, found.held) == ({}, {"reverted": "paused"})
+    with transaction(sessions, write=True) as session:
+        set_status(session, get_model(session, "enwiki", "reverted"), "active", actor="S",
+                   reason="fixed")  # fmt: skip
+    again = await first.score(request)
+    assert again.cached == len(STORED)
+    assert again.scores == warm.scores
+
+
+def test_a_model_held_back_says_why_and_where_the_log_is() -> None:
+    found = WikiModels(
+        "enwiki", {}, {"a": "paused", "b": "retired", "c": "proposed", "d": "active"}
+    )
+    messages = {}
+    for name in "abcd":
+        with pytest.raises(ModelNotServed) as refused:
+            pick(found, [name])
+        messages[name] = refused.value.message
+    log = "Why is in the audit log: /audit/enwiki/?model="
+    assert messages == {
+        "a": f"The model 'a' is paused on enwiki: it answers no scores there until it is "
+        f"resumed. {log}a",
+        "b": f"The model 'b' is retired on enwiki: it answers no scores there any more. {log}b",
+        "c": f"The model 'c' is proposed on enwiki and not served there yet. {log}c",
+        "d": f"The model 'd' has no version to serve on enwiki yet. {log}d",
+    }
+    with pytest.raises(NotFound, match=r"^Models \('e',\) not available for enwiki$"):
+        pick(found, ["e"])
+    with pytest.raises(NotFound, match=r"^No scorers available for frwiki$"):
+        pick(WikiModels("frwiki", {}), None)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
 import orjson
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from wikiloom.cli.common import app, database, errors, fail, known_forms
+from wikiloom.cli.common import app, database, errors, fail
 from wikiloom.db import transaction
+from wikiloom.labels.tables import SAMPLING_STRATEGIES
 
 
 @app.command("new_campaign")
@@ -33,12 +34,25 @@ def new_campaign(
     min_edit_count: Annotated[
         int, typer.Option(help="Labelers need at least this many edits on the wiki.")
     ] = 0,
+    sampling: Annotated[str, typer.Option(help=SAMPLING_HELP)] = "random",
+    holdout_fraction: Annotated[float, typer.Option(help=HOLDOUT_HELP)] = 0.2,
+    retrain_every: Annotated[int, typer.Option(help=RETRAIN_HELP)] = 50,
+    learning_field: Annotated[str | None, typer.Option(help=FIELD_HELP)] = None,
+    feature_set: Annotated[str, typer.Option(help=FEATURE_SET_HELP)] = "editquality",
 ) -> None:
     """Create an active campaign and print it as JSON."""
     from wikiloom.labels.campaigns import campaign_record, create_campaign
+    from wikiloom.labels.catalog import load_catalog
+    from wikiloom.labels.learning import LearningSettings
     from wikiloom.labels.requirements import Requirements, parse_groups
+    from wikiloom.learn.featuresets import FEATURE_SETS
 
+    learning = LearningSettings(
+        sampling, holdout_fraction, retrain_every, learning_field or None, feature_set
+    )
     with errors(), database() as (settings, _, factory), transaction(factory) as session:
+        catalog = load_catalog(settings.forms_dir)
+        chosen = catalog.get(form)
         campaign = create_campaign(
             session,
             wiki=wiki,
@@ -50,11 +64,119 @@ def new_campaign(
             info_url=info_url,
             force=force,
             workset_expiry=expiry or settings.workset_expiry,
-            known_forms=known_forms(settings),
+            known_forms=catalog,
             requirements=Requirements(parse_groups(required_group or ()), min_edit_count),
+            learning=learning,
+            form_fields=None if chosen is None else chosen.fields,
+            known_feature_sets=FEATURE_SETS,
         )
         record = campaign_record(campaign)
     typer.echo(orjson.dumps(record).decode())
+
+
+SAMPLING_HELP = "random, or the model's most informative tasks first: " + ", ".join(
+    s for s in SAMPLING_STRATEGIES if s != "random"
+)
+HOLDOUT_HELP = "Share of tasks kept in random order for unbiased evaluation (0 to below 1)."
+RETRAIN_HELP = "New labeled tasks between two rounds of the campaign's model."
+FIELD_HELP = "The form field the campaign's model learns (active sampling needs one)."
+FEATURE_SET_HELP = "The feature set the campaign's model reads."
+campaigns_app = typer.Typer(
+    help="Campaigns' active learning: settings, rounds, retraining.", no_args_is_help=True
+)
+app.add_typer(campaigns_app, name="campaigns")
+
+
+@campaigns_app.command("learning")
+def learning_settings(
+    campaign_id: int,
+    sampling: Annotated[str | None, typer.Option(help=SAMPLING_HELP)] = None,
+    holdout_fraction: Annotated[float | None, typer.Option(help=HOLDOUT_HELP)] = None,
+    retrain_every: Annotated[int | None, typer.Option(help=RETRAIN_HELP)] = None,
+    learning_field: Annotated[str | None, typer.Option(help=FIELD_HELP + ' "" clears it.')] = None,
+    feature_set: Annotated[str | None, typer.Option(help=FEATURE_SET_HELP)] = None,
+) -> None:
+    """Change a campaign's active-learning settings (those given) and print them as JSON."""
+    from dataclasses import replace
+
+    from wikiloom.labels.campaigns import edit_campaign, get_campaign
+    from wikiloom.labels.catalog import load_catalog
+    from wikiloom.labels.learning import learning_of
+    from wikiloom.learn.featuresets import FEATURE_SETS
+    from wikiloom.learn.learningcurve import learning_summary
+
+    given = {
+        "sampling": sampling, "holdout_fraction": holdout_fraction,
+        "retrain_every": retrain_every, "feature_set": feature_set,
+    }  # fmt: skip
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if learning_field is not None:
+        changes["learning_field"] = learning_field or None
+    with (
+        errors(),
+        database() as (settings, _, factory),
+        transaction(factory, write=True) as session,
+    ):
+        campaign = get_campaign(session, campaign_id)
+        if changes:
+            form = load_catalog(settings.forms_dir).get(campaign.form)
+            edit_campaign(
+                session, campaign_id, learning=replace(learning_of(campaign), **changes),
+                form_fields=None if form is None else form.fields,
+                known_feature_sets=FEATURE_SETS,
+            )  # fmt: skip
+        summary = learning_summary(session, campaign)
+    typer.echo(orjson.dumps(summary).decode())
+
+
+@campaigns_app.command("rounds")
+def rounds(
+    campaign_id: int,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object instead.")] = False,
+) -> None:
+    """List a campaign's active-learning rounds and whether labeling more still helps."""
+    from wikiloom.labels.campaigns import get_campaign
+    from wikiloom.learn.learningcurve import campaign_rounds, learning_summary, round_record
+
+    with errors(), database() as (_, _, factory), transaction(factory) as session:
+        summary = learning_summary(session, get_campaign(session, campaign_id))
+        found = [round_record(row) for row in campaign_rounds(session, campaign_id)]
+    if as_json:
+        settings = {k: v for k, v in summary.items() if k not in ("rounds", "last_round")}
+        typer.echo(orjson.dumps(settings | {"rounds": found}).decode())
+        return
+    typer.echo(f"sampling {summary['sampling']}, learning {summary['learning_field'] or '-'}")
+    if not found:
+        typer.echo("no round yet")
+        return
+    columns = ("number", "finished", "labels", "holdout_labels", "holdout_roc_auc",
+               "holdout_pr_auc", "agreement", "rescored")  # fmt: skip
+    typer.echo("\t".join(columns))
+    for row in found:
+        typer.echo("\t".join(_cell(row[column]) for column in columns))
+    if summary["stop_suggested"]:
+        typer.echo("The model has stopped changing: labeling more is unlikely to help.")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)[:19]
+
+
+@campaigns_app.command("retrain")
+def retrain(campaign_id: int) -> None:
+    """Run a campaign's next active-learning round now (features extracted first) and print
+    what it did as JSON."""
+    from dataclasses import asdict
+
+    from wikiloom.jobs.rounds import retrain_campaign
+
+    with errors(), database() as (settings, _, factory):
+        report = retrain_campaign(settings, factory, campaign_id)
+    typer.echo(orjson.dumps(asdict(report)).decode())
 
 
 @contextmanager

@@ -203,12 +203,14 @@ def show_model(wiki: str, name: str) -> None:
 def _card(wiki: str, name: str, version: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The card of a version (the current one by default), and the version's statistics."""
     from wikiloom.learn.cards import model_card
+    from wikiloom.learn.governance import requests_of
     from wikiloom.learn.registry import events_of, get_model, get_version
 
     with errors(), database() as (_, _, factory), transaction(factory) as session:
         model = get_model(session, wiki, name)
         row = get_version(session, model, version)
-        return model_card(model, row, events_of(session, model)), row.statistics
+        card = model_card(model, row, events_of(session, model), requests_of(session, model))
+        return card, row.statistics
 
 
 @models_app.command("card")

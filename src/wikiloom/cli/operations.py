@@ -49,8 +49,17 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes, each with its own database pool.")
     ] = 1,
+    with_jobs: Annotated[
+        bool, typer.Option(help="Also run a job worker and the scheduler, stopped with it.")
+    ] = False,
 ) -> None:
     """Serve the web interface and the APIs."""
+    if with_jobs:
+        from wikiloom.cli.jobs import job_processes
+
+        with job_processes():
+            serve(host=host, port=port, workers=workers, with_jobs=False)
+        return
     import uvicorn
 
     from wikiloom.http import create_app

@@ -23,8 +23,13 @@ from wikiloom.config import Settings
 from wikiloom.db import make_engine, session_factory
 from wikiloom.errors import AppError
 from wikiloom.http import (
+    audit,
     campaign_pages,
+    feedback,
+    feedback_pages,
     form_builder,
+    governance,
+    governance_pages,
     health,
     identity,
     liftwing,
@@ -121,18 +126,15 @@ def create_app(settings: Settings) -> FastAPI:
         secure=settings.session_cookie_secure,
         same_site=settings.session_cookie_samesite,
     )
-    app.include_router(health.router)
-    app.include_router(pages.router)
-    app.include_router(identity.router)
-    app.include_router(wikilabels.router)
-    app.include_router(reports.router)
-    app.include_router(organizing.router)
-    app.include_router(ores.router)
-    app.include_router(liftwing.router)
-    app.include_router(scoring.router)
-    app.include_router(ui.router)
-    app.include_router(campaign_pages.router)
-    app.include_router(model_pages.router)
-    app.include_router(form_builder.router)
+    for module in (
+        health, pages, identity, wikilabels, reports, organizing, ores, liftwing, scoring,
+        governance,
+        audit,
+        governance_pages,  # before ui's /ui/{wiki}/: /ui/audit/ is ours
+        ui, campaign_pages, model_pages,
+        feedback, feedback_pages,
+        form_builder,
+    ):  # fmt: skip
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

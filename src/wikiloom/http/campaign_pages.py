@@ -23,14 +23,18 @@ from wikiloom.http.identity import session_user
 from wikiloom.http.messages import Messages, babel_locale
 from wikiloom.http.organizing import is_admin
 from wikiloom.http.rendering import page_language, render
-from wikiloom.http.reports import pseudonymizer
 from wikiloom.labels import plots
 from wikiloom.labels.campaigns import MAX_INT, MAX_LENGTH, campaign_stats, get_campaign
+from wikiloom.labels.export import pseudonymizer
+from wikiloom.labels.learning import LEARNABLE_KINDS, learning_of
 from wikiloom.labels.organizers import is_organizer, organizers
 from wikiloom.labels.requirements import requirements_of
 from wikiloom.labels.statistics import CampaignStatistics, campaign_statistics
-from wikiloom.labels.tables import Campaign
+from wikiloom.labels.tables import SAMPLING_STRATEGIES, Campaign
 from wikiloom.labels.views import VIEWS
+from wikiloom.learn.featuresets import FEATURE_SETS
+from wikiloom.learn.learningcurve import campaign_rounds
+from wikiloom.learn.rounds import MIN_FIRST_ROUND
 from wikiloom.wiki.registry import api_url
 
 router = APIRouter(include_in_schema=False)
@@ -198,7 +202,53 @@ def statistics_page(
     labelers = campaign_stats(session, [campaign_id])[campaign_id].coders
     context = _statistics_context(request, stats, labelers, wiki)
     context["campaign"] = _settings(campaign)
+    context["learning"] = _learning_context(request, session, campaign, wiki)
     return render(request, "campaigns/statistics.html", context, wiki=wiki)
+
+
+def _learning_context(
+    request: Request, session: Session, campaign: Campaign, wiki: str
+) -> dict[str, Any] | None:
+    """The active-learning section: settings, rounds and their plot (None for a random
+    campaign that never had a round)."""
+    rounds = campaign_rounds(session, campaign.id)
+    if campaign.sampling == "random" and not rounds:
+        return None
+    language = page_language(request, wiki)
+    messages: Messages = request.app.state.messages
+    numbers = Numbers(language)
+    rows = [
+        {
+            "number": r.number,
+            "finished": r.finished.strftime("%Y-%m-%d %H:%M"),
+            "labels": numbers.decimal(r.labels),
+            "holdout_labels": numbers.decimal(r.holdout_labels),
+            "roc_auc": numbers.decimal(r.holdout_roc_auc, 3),
+            "pr_auc": numbers.decimal(r.holdout_pr_auc, 3),
+            "agreement": numbers.decimal(r.agreement, 3),
+            "rescored": numbers.decimal(r.rescored),
+        }
+        for r in rounds
+    ]
+    points = [(r.labels, r.holdout_roc_auc, r.holdout_pr_auc) for r in rounds]
+    plot = None
+    if any(p[1] is not None for p in points):
+
+        def msg(key: str) -> str:
+            return messages.text(language, PREFIX + key)
+
+        plot = plots.learning_curve_svg(
+            points, ident="wl-plot-learning", title=msg("plot-learning"),
+            xlabel=msg("axis-labels-used"), roc_text=msg("col-roc-auc"), pr_text=msg("col-pr-auc"),
+        )  # fmt: skip
+    return {
+        "settings": learning_of(campaign),
+        "holdout": numbers.percent(campaign.holdout_fraction),
+        "rounds": rows,
+        "stop": bool(rounds and rounds[-1].stop_suggested),
+        "first_round": MIN_FIRST_ROUND,
+        "plot": plot,
+    }
 
 
 def _settings(campaign: Campaign) -> dict[str, Any]:
@@ -216,6 +266,11 @@ def _settings(campaign: Campaign) -> dict[str, Any]:
         "required_groups": "|".join(requirements.groups),
         "min_edit_count": requirements.min_edit_count,
         "expiry": campaign.workset_expiry,
+        "sampling": campaign.sampling,
+        "holdout_fraction": campaign.holdout_fraction,
+        "retrain_every": campaign.retrain_every,
+        "learning_field": campaign.learning_field or "",
+        "feature_set": campaign.feature_set,
     }
 
 
@@ -252,8 +307,16 @@ def manage_page(request: Request, session: DbSession, wiki: str, campaign_id: in
     )
     counts = campaign_stats(session, [campaign_id])[campaign_id]
     settings = _settings(campaign)
+    form = request.app.state.forms.get(campaign.form)
     context = {
         "campaign": settings,
+        "learning": {
+            "strategies": list(SAMPLING_STRATEGIES),
+            "feature_sets": sorted(FEATURE_SETS),
+            "fields": [
+                n for n, f in (form.fields if form else {}).items() if f.kind in LEARNABLE_KINDS
+            ],
+        },
         "allowed": allowed,
         "login_url": _login_url(request),
         "organizers": organizers(session, campaign_id) if allowed else [],

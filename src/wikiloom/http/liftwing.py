@@ -2,8 +2,9 @@
 
 A predict request is `{"rev_id": N, "extended_output": bool}` or `{"event": <revision-create
 or page_change event>}`; the answer is one ORES v3 document of one revision and one model.
-Errors are KServe's `{"error": "<message>"}`. A body sent without a JSON content type is
-still read as JSON, as WMF's servers do.
+Errors are KServe's `{"error": "<message>"}`; a model paused on its wiki is "not ready"
+(503, as KServe answers), a retired or proposed one 404, each saying so. A body sent without
+a JSON content type is still read as JSON, as WMF's servers do.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from wikiloom.errors import AppError
 from wikiloom.http.scoring import count_scores, scorer, track
+from wikiloom.learn.tables import PAUSED
+from wikiloom.scoring.loaded import ServedModel, not_served
 from wikiloom.scoring.scores import ScoreRequest
 from wikiloom.wiki.events import parse_change
 
@@ -36,11 +39,12 @@ router = APIRouter(
             "description": "Not JSON, or no integer `rev_id`; a "
             "revision that does not exist or whose text is hidden.",
         },
-        404: {"model": KServeError, "description": "No such model."},
+        404: {"model": KServeError, "description": "No such model, or retired or proposed."},
         429: {"model": KServeError, "description": "Too many requests from one client."},
         503: {
             "model": KServeError,
-            "description": "Overloaded, or a wiki or setting it needs is unavailable.",
+            "description": "Overloaded, a wiki or setting it needs is unavailable, or the "
+            "model is paused on its wiki (not ready).",
         },
     },
 )
@@ -69,12 +73,30 @@ async def models(request: Request) -> dict[str, list[str]]:
     return {"models": await _names(request)}
 
 
+async def _served(request: Request, name: str) -> ServedModel | JSONResponse:
+    """The served model of `{wiki}-{model}` now, or KServe's error saying why not."""
+    parts = _split(name)
+    if parts is None:
+        return kserve_error(f"Model with name {name} does not exist.", 404)
+    wiki, model_name = parts
+    found = await scorer(request).models(wiki)
+    if model_name in found.served:
+        return found.served[model_name]
+    state = found.held.get(model_name)
+    if state is None:
+        return kserve_error(f"Model with name {name} does not exist.", 404)
+    why = not_served(wiki, model_name, state).message
+    if state == PAUSED:
+        return kserve_error(f"Model with name {name} is not ready. {why}", 503)
+    return kserve_error(f"Model with name {name} is not available. {why}", 404)
+
+
 @router.get("/v1/models/{name}")
 async def model(request: Request, name: str) -> Response:
     """Whether a model is served (KServe's readiness of one model)."""
-    parts = _split(name)
-    if parts is None or parts[1] not in await scorer(request).served(parts[0]):
-        return kserve_error(f"Model with name {name} does not exist.", 404)
+    served = await _served(request, name)
+    if isinstance(served, JSONResponse):
+        return served
     return JSONResponse({"name": name, "ready": True})
 
 
@@ -100,11 +122,11 @@ async def model(request: Request, name: str) -> Response:
 )
 async def predict(request: Request, name: str) -> Response:
     """Score one revision with one model; the ORES v3 document of that score."""
-    parts = _split(name)
+    served = await _served(request, name)
+    if isinstance(served, JSONResponse):
+        return served
     engine = scorer(request)
-    if parts is None or parts[1] not in await engine.served(parts[0]):
-        return kserve_error(f"Model with name {name} does not exist.", 404)
-    wiki, model_name = parts
+    wiki, model_name = served.wiki, served.name
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
@@ -118,7 +140,7 @@ async def predict(request: Request, name: str) -> Response:
     try:
         async with track(request, "liftwing_predict", model_name):
             response = await engine.score(
-                ScoreRequest(wiki, (rev_id,), models=(model_name,), features=features)
+                ScoreRequest(wiki, (rev_id,), models=(model_name,), features=features), [served]
             )
     except AppError as error:
         return kserve_error(error.message, error.status)
@@ -134,7 +156,6 @@ async def predict(request: Request, name: str) -> Response:
                 400,
             )
         return kserve_error(f"Missing resource for rev-id {rev_id}: {problem['message']}", 400)
-    served = (await engine.served(wiki))[model_name]
     return JSONResponse(
         {
             wiki: {

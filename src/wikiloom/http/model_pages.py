@@ -24,9 +24,11 @@ from starlette.concurrency import run_in_threadpool
 
 from wikiloom.errors import NotFound
 from wikiloom.http.deps import in_transaction
+from wikiloom.http.governance import model_controls
 from wikiloom.http.messages import babel_locale
 from wikiloom.http.rendering import page_language, render
 from wikiloom.learn.cards import SECTIONS, model_card
+from wikiloom.learn.governance import requests_of
 from wikiloom.learn.plots import PLOTS, plot_svg
 from wikiloom.learn.registry import events_of, get_model, get_version, models_of, versions_of
 from wikiloom.learn.tables import MODEL_STATES, Model, ModelEvent, ModelVersion
@@ -126,6 +128,7 @@ def event_rows(events: Sequence[ModelEvent], versions: Sequence[ModelVersion]) -
             "actor": event.actor,
             "reason": event.reason,
             "version": labels.get(event.version_id) if event.version_id else None,
+            "request_id": event.request_id,
         }
         for event in reversed(events)
     ]
@@ -165,7 +168,7 @@ def plots_of(
     return plots
 
 
-def formatters(request: Request, wiki: str) -> dict[str, Any]:
+def formatters(request: Request, wiki: str | None) -> dict[str, Any]:
     """`number(value)` and `when(datetime)` for templates, in the page's locale."""
     locale = babel_locale(page_language(request, wiki))
 
@@ -245,15 +248,17 @@ def _card_page(
     shown = None
     if label is not None or model.current_version_id is not None:
         shown = get_version(session, model, label)
+    requests = requests_of(session, model)
     page: dict[str, Any] = {
         "model": model_summary(session, model),
         "events": event_rows(events, versions),
         "versions": [version_summary(model, v) for v in reversed(versions)],
+        "requests": requests,
     }
     if shown is None:
         return page, None
     page["version"] = version_summary(model, shown)
-    page["card"] = card = model_card(model, shown, events)
+    page["card"] = card = model_card(model, shown, events, requests)
     version = (shown.id, shown.sha256)
     return page, (version, shown.statistics or {}, card["model_details"]["labels"])
 
@@ -270,6 +275,7 @@ async def _page(
     except NotFound as error:
         return not_found(request, wiki if _known_wiki(request, wiki) else None, error.message)
     page["plots"] = [] if source is None else await run_in_threadpool(plots_of, request, *source)
+    page |= model_controls(request, wiki, name, page["model"]["status"], page["events"])
     page["api"] = {
         "ores": f"/v3/scores/{wiki}/?models={name}&model_info",
         "liftwing": f"/v1/models/{wiki}-{name}",

@@ -30,7 +30,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "Unreadable parameters, too many revids, a "
         "model_info path that leads nowhere, an event without its fields.",
     },
-    404: {"model": ErrorEnvelope, "description": "No scorers for the wiki, or models it lacks."},
+    404: {
+        "model": ErrorEnvelope,
+        "description": "No scorers for the wiki, models it lacks, or a model it holds "
+        "back: paused, retired or proposed there (code `model not served`).",
+    },
     429: {"model": ErrorEnvelope, "description": "Too many requests in flight from one client."},
     503: {
         "model": ErrorEnvelope,
@@ -165,7 +169,7 @@ async def _score(
         precache="precache" in values,
     )
     async with track(request, "ores_v3", "|".join(m.name for m in served)):
-        response = await engine.score(score_request)
+        response = await engine.score(score_request, served)
     count_scores(request, response)
     return ores_json(request, _document(response, paths))
 
@@ -247,12 +251,13 @@ async def precache(request: Request) -> Response:
     if plan is None:
         return Response(status_code=204)
     wiki, rev_id, names = plan
-    served = await engine.served(wiki)
-    names = [name for name in names if name in served]
-    if not names:
+    available = await engine.served(wiki)  # a paused model is left out at once
+    served = [available[name] for name in names if name in available]
+    if not served:
         return Response(status_code=204)
+    names = [model.name for model in served]
     async with track(request, "ores_precache", "|".join(names)):
         response = await engine.score(
-            ScoreRequest(wiki, (rev_id,), models=tuple(names), precache=True)
+            ScoreRequest(wiki, (rev_id,), models=tuple(names), precache=True), served
         )
     return ores_json(request, _document(response, None))

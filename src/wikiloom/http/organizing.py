@@ -24,10 +24,14 @@ from wikiloom.labels.campaigns import (
     get_campaign,
     set_active,
 )
+from wikiloom.labels.forms import Field
+from wikiloom.labels.learning import LearningSettings, learning_of, parse_fraction
 from wikiloom.labels.organizers import MAX_USER_ID, add_organizer, is_organizer, organizers
 from wikiloom.labels.requirements import Requirements, parse_groups, requirements_of
-from wikiloom.labels.tables import Campaign
+from wikiloom.labels.tables import SAMPLING_STRATEGIES, Campaign
 from wikiloom.labels.tasks import insert_tasks
+from wikiloom.learn.featuresets import FEATURE_SETS
+from wikiloom.learn.learningcurve import learning_summary
 
 router = APIRouter(tags=["organizing"], responses=RESPONSES)
 _SETTINGS = {
@@ -37,8 +41,16 @@ _SETTINGS = {
     "tasks_per_assignment": "How many tasks a workset holds at most (a positive integer).",
     "required_groups": "User groups labelers need one of, `|`-separated; empty for none.",
     "min_edit_count": "Edits labelers need on the wiki (an integer ≥ 0).",
+    "sampling": "How tasks are served: `random`, or most informative first for the campaign's "
+    "model (`uncertainty`, `margin`, `entropy`, `committee`, `density`).",
+    "holdout_fraction": "The share of tasks kept in random order for unbiased evaluation, "
+    "at least 0 and below 1 (default 0.2); fixed once the campaign has had a round.",
+    "retrain_every": "New labeled tasks between two rounds of the campaign's model (default 50).",
+    "learning_field": "The form field the campaign's model learns, e.g. `damaging`; active "
+    "sampling needs one. Empty for none.",
+    "feature_set": "The feature set the campaign's model reads (default `editquality`).",
 }
-_INTEGERS = ("labels_per_task", "tasks_per_assignment", "min_edit_count", "expiry")
+_INTEGERS = ("labels_per_task", "tasks_per_assignment", "min_edit_count", "expiry", "retrain_every")
 _COUNT = {"minimum": 1, "maximum": MAX_INT}
 _LIMITS: dict[str, dict[str, Any]] = {
     "name": {"minLength": 1, "maxLength": MAX_LENGTH["name"]},
@@ -47,6 +59,10 @@ _LIMITS: dict[str, dict[str, Any]] = {
     "tasks_per_assignment": _COUNT,
     "expiry": _COUNT,
     "min_edit_count": {"minimum": 0, "maximum": MAX_INT},
+    "sampling": {"enum": list(SAMPLING_STRATEGIES)},
+    "retrain_every": _COUNT,
+    "learning_field": {"maxLength": 64},
+    "feature_set": {"enum": sorted(FEATURE_SETS)},
 }
 MAX_TASKS_BODY = 64 * 1024 * 1024
 
@@ -94,9 +110,34 @@ def _requirements(form: Mapping[str, Any], base: Requirements) -> Requirements |
     )
 
 
-def _record(campaign: Campaign) -> dict[str, Any]:
-    """The campaign object plus its requirements (organizer routes only)."""
-    return campaign_record(campaign) | {"requirements": requirements_of(campaign).record()}
+def _learning(form: Mapping[str, Any], base: LearningSettings) -> LearningSettings | None:
+    """`base` changed by the active-learning fields sent (`learning_field=` clears it)."""
+    names = ("sampling", "holdout_fraction", "retrain_every", "learning_field", "feature_set")
+    if all(form.get(name) is None for name in names):
+        return None
+    fraction, field = _text(form, "holdout_fraction"), _text(form, "learning_field")
+    every = _number(form, "retrain_every")
+    return LearningSettings(
+        sampling=_text(form, "sampling") or base.sampling,
+        holdout_fraction=base.holdout_fraction if not fraction else parse_fraction(fraction),
+        retrain_every=base.retrain_every if every is None else every,
+        learning_field=base.learning_field if field is None else field.strip() or None,
+        feature_set=_text(form, "feature_set") or base.feature_set,
+    )
+
+
+def _fields(request: Request, form: str) -> Mapping[str, Field] | None:
+    """The named fields of a form of the catalog (None for a form it lacks)."""
+    found = request.app.state.forms.get(form)
+    return None if found is None else found.fields
+
+
+def _record(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """The campaign object plus its requirements and active learning (organizer routes only)."""
+    return campaign_record(campaign) | {
+        "requirements": requirements_of(campaign).record(),
+        "learning": learning_summary(session, campaign),
+    }
 
 
 @router.post(
@@ -134,9 +175,11 @@ async def create(request: Request, wiki: str) -> Response:
             labels_per_task=labels_per_task or 0, tasks_per_assignment=tasks_per_assignment or 0,
             info_url=_text(form, "info_url") or None, workset_expiry=expiry,
             known_forms=request.app.state.forms, requirements=_requirements(form, Requirements()),
+            learning=_learning(form, LearningSettings()), form_fields=_fields(request, form_name),
+            known_feature_sets=FEATURE_SETS,
         )  # fmt: skip
         add_organizer(session, campaign.id, user_id, added_by=user_id)
-        return _record(campaign)
+        return _record(session, campaign)
 
     return respond(request, {"campaign": await in_transaction(request, work, write=True)})
 
@@ -153,7 +196,8 @@ async def create(request: Request, wiki: str) -> Response:
 )
 async def edit(request: Request, wiki: str, campaign_id: int) -> Response:
     """Edit a campaign (form fields name, info_url, labels_per_task, tasks_per_assignment,
-    required_groups, min_edit_count) and open or close it (`active=true|false`)."""
+    required_groups, min_edit_count, and the active-learning sampling, holdout_fraction,
+    retrain_every, learning_field, feature_set) and open or close it (`active=true|false`)."""
     form = dict(await request.form())
     active = _text(form, "active")
     if active not in (None, "true", "false"):
@@ -161,16 +205,19 @@ async def edit(request: Request, wiki: str, campaign_id: int) -> Response:
 
     def work(session: Session) -> dict[str, Any]:
         _organizing(request, session, wiki, campaign_id)
-        current = requirements_of(get_campaign(session, campaign_id))
+        found = get_campaign(session, campaign_id)
+        current = requirements_of(found)
         campaign = edit_campaign(
             session, campaign_id, name=_text(form, "name"), info_url=_text(form, "info_url"),
             labels_per_task=_number(form, "labels_per_task"),
             tasks_per_assignment=_number(form, "tasks_per_assignment"),
             requirements=_requirements(form, current),
+            learning=_learning(form, learning_of(found)), form_fields=_fields(request, found.form),
+            known_feature_sets=FEATURE_SETS,
         )  # fmt: skip
         if active is not None:
             campaign = set_active(session, campaign_id, active == "true")
-        return _record(campaign)
+        return _record(session, campaign)
 
     return respond(request, {"campaign": await in_transaction(request, work, write=True)})
 

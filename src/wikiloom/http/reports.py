@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any
 
 import orjson
@@ -17,7 +15,7 @@ from wikiloom.errors import BadRequest
 from wikiloom.http.openapi import RESPONSES, extra, flag, text_param
 from wikiloom.http.responses import STREAM_CHUNK, respond
 from wikiloom.labels.campaigns import epoch, get_campaign
-from wikiloom.labels.export import FORMATS, export_labels
+from wikiloom.labels.export import FORMATS, export_labels, pseudonymizer
 from wikiloom.labels.forms import Form
 from wikiloom.labels.statistics import CampaignStatistics, FieldStatistics, campaign_statistics
 
@@ -29,11 +27,6 @@ def _form_of(request: Request, wiki: str, campaign_id: int) -> tuple[str, Form |
     with transaction(request.app.state.sessions) as session:
         name = get_campaign(session, campaign_id, wiki).form
     return name, request.app.state.forms.get(name)
-
-
-def pseudonymizer(secret: str) -> Callable[[int], str]:
-    key = secret.encode()
-    return lambda user_id: hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()[:16]
 
 
 @router.get(

@@ -37,6 +37,7 @@ from wikiloom.labels.worksets import (
     user_worksets,
     workset_tasks,
 )
+from wikiloom.learn.learningcurve import learning_summary
 from wikiloom.wiki.users import WikiUser
 
 router = APIRouter(tags=["wikilabels"], responses=RESPONSES)
@@ -123,11 +124,13 @@ async def wiki_campaigns(request: Request, wiki: str) -> Response:
         flag("tasks", "Include every task with every labeler's labels (streamed)."),
         flag("worksets", f"Include the campaign's worksets{STATS}."),
         flag("requirements", "Include the user groups and edit count labelers need."),
+        flag("learning", "Include the active-learning settings, rounds and stop suggestion."),
     ),
 )
 async def campaign(request: Request, wiki: str, campaign_id: int) -> Response:
-    """A campaign, with `?tasks` (every user's labels), `?worksets[=stats]` and
-    `?requirements` (the user groups and edit count its labelers need).
+    """A campaign, with `?tasks` (every user's labels), `?worksets[=stats]`,
+    `?requirements` (the user groups and edit count its labelers need) and `?learning` (its
+    active-learning settings, round count, last round and stop suggestion).
 
     The tasks are streamed from one cursor, in a transaction of their own after the rest.
     """
@@ -142,6 +145,8 @@ async def campaign(request: Request, wiki: str, campaign_id: int) -> Response:
             body["worksets"] = objects.worksets(session, rows, flags["worksets"] == "stats")
         if "requirements" in flags:
             body["requirements"] = requirements_of(found).record()
+        if "learning" in flags:
+            body["learning"] = learning_summary(session, found)
         return body
 
     head = await in_transaction(request, work)

@@ -6,22 +6,24 @@ or, for wikis without a stream (a local wiki, a private one), polling `list=rece
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from wikiloom.config import Settings
+from wikiloom.errors import BadRequest
+from wikiloom.jobs.politeness import wait_for_turn
 from wikiloom.jobs.training import wiki_client
 from wikiloom.scoring.precache import PrecacheCounts, check_config, precache_stream
-from wikiloom.scoring.scores import Scorer, scorer_for
+from wikiloom.scoring.scores import Scorer, ScoreRequest, scorer_for
 from wikiloom.wiki.events import EVENTSTREAMS_URL, EventStream, RecentChangesPoller, WikiChange
 
 
 async def _merged(sources: Sequence[AsyncIterator[WikiChange]]) -> AsyncIterator[WikiChange]:
     """The changes of several pollers, round after round."""
-    import asyncio
-
     queue: asyncio.Queue[WikiChange] = asyncio.Queue(maxsize=1000)
 
     async def pump(source: AsyncIterator[WikiChange]) -> None:
@@ -68,3 +70,37 @@ async def run_precache(
         return await precache_stream(changes, engine, settings.precache, limit=limit)
     finally:
         await client.aclose()
+
+
+async def precache_revisions(
+    settings: Settings,
+    factory: sessionmaker[Session],
+    wiki: str,
+    rev_ids: Sequence[int],
+    *,
+    models: Sequence[str] | None = None,
+    scorer: Scorer | None = None,
+) -> dict[str, Any]:
+    """Score a batch of a wiki's revisions with its precached models (or `models`).
+
+    Models not served on the wiki (paused, retired) are left out; scores land in the
+    cache, so that running the batch again only reads them back.
+    """
+    if not rev_ids:
+        raise BadRequest("a precache job needs at least one rev_id")
+    wanted = list(models) if models is not None else sorted(settings.precache.get(wiki, {}))
+    client = wiki_client(settings)
+    engine = scorer or scorer_for(settings, factory, lambda: client)
+    try:
+        # The gate first: a model paused while this batch waited is not asked for.
+        await asyncio.to_thread(wait_for_turn, factory, wiki, settings.wiki_job_interval)
+        available = await engine.served(wiki)
+        served = [name for name in wanted if name in available]
+        if not served:
+            return {"wiki": wiki, "scored": 0, "models": []}
+        await engine.score(
+            ScoreRequest(wiki, tuple(int(r) for r in rev_ids), models=tuple(served), precache=True)
+        )
+    finally:
+        await client.aclose()
+    return {"wiki": wiki, "scored": len(rev_ids), "models": served}

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wikiloom.config import Settings
 from wikiloom.db import transaction
+from wikiloom.jobs.politeness import wait_for_turn
+from wikiloom.jobs.runs import Run
 from wikiloom.learn.featuresets import feature_set
 from wikiloom.learn.featurestore import fetch_and_extract, missing_rev_ids, store_vectors
 from wikiloom.learn.observations import campaign_targets, dataset_from_store
@@ -61,31 +63,53 @@ async def extract_features(
     feature_set_name: str,
     *,
     client: WikiClient | None = None,
+    run: Run | None = None,
 ) -> ExtractionReport:
-    """Fill the feature store for these revisions of a wiki (those not stored yet)."""
+    """Fill the feature store for these revisions of a wiki (those not stored yet).
+
+    Batch by batch: each waits for the wiki's politeness gate, is fetched and extracted
+    outside any transaction, then stored with the run's checkpoint in one. A new attempt
+    of a killed run finds the stored batches in the store and fetches only the rest.
+    """
     features = feature_set(feature_set_name, wiki_language(wiki, settings.wikis))
+    progress = dict(run.progress) if run is not None else {}
+    known_problems: dict[str, str] = dict(progress.get("problems", {}))
     with transaction(factory) as session:
         missing = missing_rev_ids(session, wiki, rev_ids, features.name, features.version)
-    own = client is None
-    client = client or wiki_client(settings)
+    missing = [rev_id for rev_id in missing if str(rev_id) not in known_problems]
+    already = len(set(rev_ids)) - len(missing) - len(known_problems)
+    stored = 0
+    own = client is None and bool(missing)
+    client = client or (wiki_client(settings) if missing else None)
     try:
-        extraction = await fetch_and_extract(client, wiki, missing, features)
+        for start in range(0, len(missing), settings.job_batch_size):
+            batch = missing[start : start + settings.job_batch_size]
+            await asyncio.to_thread(wait_for_turn, factory, wiki, settings.wiki_job_interval)
+            assert client is not None  # made above whenever something is missing
+            extraction = await fetch_and_extract(client, wiki, batch, features)
+            known_problems.update(
+                (str(rev_id), problem.code) for rev_id, problem in extraction.problems.items()
+            )
+            with transaction(factory, write=True) as session:
+                stored += store_vectors(
+                    session,
+                    wiki,
+                    features.name,
+                    features.version,
+                    len(features.get_feature_names_out()),
+                    extraction.vectors,
+                )
+                if run is not None:
+                    done = int(progress.get("stored", 0)) + len(extraction.vectors)
+                    progress = {**progress, "stored": done, "problems": known_problems}
+                    run.checkpoint(session, progress)
     finally:
-        if own:
+        if own and client is not None:
             await client.aclose()
-    with transaction(factory, write=True) as session:
-        stored = store_vectors(
-            session,
-            wiki,
-            features.name,
-            features.version,
-            len(features.get_feature_names_out()),
-            extraction.vectors,
-        )
     return ExtractionReport(
         stored=stored,
-        already_stored=len(set(rev_ids)) - len(missing),
-        problems={rev_id: problem.code for rev_id, problem in extraction.problems.items()},
+        already_stored=already,
+        problems={int(rev_id): code for rev_id, code in known_problems.items()},
     )
 
 
@@ -102,14 +126,21 @@ def train_campaign(
     version: str | None = None,
     actor: str | None = None,
     client: WikiClient | None = None,
+    run: Run | None = None,
+    include_feedback: bool = True,
 ) -> TrainingReport:
     """Train a model of a campaign's wiki from its labels of `field` and register it.
 
     The labelled revisions' features are extracted first where the store lacks them;
-    revisions the wiki cannot give (deleted ones) are left out and counted.
+    revisions the wiki cannot give (deleted ones) are left out and counted. With a `run`,
+    the version is registered in the transaction that finishes it: once, however often the
+    job is delivered. `include_feedback` adds the labels that feedback on scores gives the
+    revisions the campaign did not label (its provenance says how many, from whom).
     """
     with transaction(factory) as session:
-        targets = campaign_targets(session, campaign_id, field, aggregation=aggregation)
+        targets = campaign_targets(
+            session, campaign_id, field, aggregation=aggregation, include_feedback=include_feedback
+        )
     extraction = asyncio.run(
         extract_features(
             settings,
@@ -118,6 +149,7 @@ def train_campaign(
             list(targets.targets),
             feature_set_name,
             client=client,
+            run=run,
         )
     )
     features = feature_set(feature_set_name, wiki_language(targets.wiki, settings.wikis))
@@ -135,5 +167,9 @@ def train_campaign(
             session, targets.wiki, name, field, actor=actor
         )
         registered = register_version(session, model, trained, version=version, actor=actor)
-        label = registered.version
-    return TrainingReport(targets.wiki, name, label, dict(trained.statistics), extraction)
+        report = TrainingReport(
+            targets.wiki, name, registered.version, dict(trained.statistics), extraction
+        )
+        if run is not None:
+            run.finish(session, {"wiki": report.wiki, "model": name, "version": report.version})
+    return report

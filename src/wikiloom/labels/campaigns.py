@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from wikiloom.db import utcnow
 from wikiloom.errors import BadRequest, Conflict, NotFound
 from wikiloom.labels.events import record_event
+from wikiloom.labels.forms import Field
+from wikiloom.labels.learning import LearningSettings, learning_of, set_learning
 from wikiloom.labels.requirements import Requirements, set_requirements
 from wikiloom.labels.tables import (
     LABELED,
     LEASED,
-    SAMPLING_STRATEGIES,
     Campaign,
     Label,
     Task,
@@ -89,11 +90,17 @@ def create_campaign(
     info_url: str | None = None,
     force: bool = False,
     workset_expiry: int = 86400,
-    sampling: str = "random",
     requirements: Requirements | None = None,
+    learning: LearningSettings | None = None,
+    form_fields: Mapping[str, Field] | None = None,
+    known_feature_sets: Collection[str] | None = None,
     now: dt.datetime | None = None,
 ) -> Campaign:
-    """Create an active campaign; a duplicate (wiki, name) needs `force`."""
+    """Create an active campaign; a duplicate (wiki, name) needs `force`.
+
+    `learning` (random sampling by default) is checked against the form's fields (a
+    `learning_field` needs them) and the known feature sets, when given.
+    """
     if not wiki.strip() or not name.strip():
         raise BadRequest("wiki and name must not be empty")
     for field, text in (("wiki", wiki), ("name", name), ("info_url", info_url)):
@@ -107,8 +114,6 @@ def create_campaign(
         ("workset_expiry", workset_expiry),
     ):
         check_number(field, value)
-    if sampling not in SAMPLING_STRATEGIES:
-        raise BadRequest(f"unknown sampling {sampling!r}; one of {', '.join(SAMPLING_STRATEGIES)}")
     taken = session.scalar(
         select(func.max(Campaign.name_seq)).where(Campaign.wiki == wiki, Campaign.name == name)
     )
@@ -129,10 +134,15 @@ def create_campaign(
         active=True,
         created=now or utcnow(),
         workset_expiry=workset_expiry,
-        sampling=sampling,
-        evaluation_fraction=0.2,
     )
     set_requirements(campaign, requirements or Requirements())
+    set_learning(
+        session,
+        campaign,
+        learning or LearningSettings(),
+        form_fields=form_fields,
+        known_feature_sets=known_feature_sets,
+    )
     try:
         with session.begin_nested():
             session.add(campaign)
@@ -143,7 +153,9 @@ def create_campaign(
         session,
         "campaign.created",
         campaign_id=campaign.id,
-        data=campaign_record(campaign) | (requirements.record() if requirements else {}),
+        data=campaign_record(campaign)
+        | (requirements.record() if requirements else {})
+        | (learning.record() if learning else {}),
         now=campaign.created,
     )
     return campaign
@@ -255,9 +267,13 @@ def edit_campaign(
     labels_per_task: int | None = None,
     tasks_per_assignment: int | None = None,
     requirements: Requirements | None = None,
+    learning: LearningSettings | None = None,
+    form_fields: Mapping[str, Field] | None = None,
+    known_feature_sets: Collection[str] | None = None,
     now: dt.datetime | None = None,
 ) -> Campaign:
-    """Change a campaign's name, page, numbers or requirements; the log keeps what changed."""
+    """Change a campaign's name, page, numbers, requirements or active-learning settings;
+    the log keeps what changed. `form_fields` are those of the campaign's form."""
     campaign = get_campaign(session, campaign_id)
     changes: dict[str, Any] = {}
     if name is not None:
@@ -280,6 +296,16 @@ def edit_campaign(
     if requirements is not None:
         set_requirements(campaign, requirements)
         changes |= requirements.record()
+    if learning is not None:
+        before = learning_of(campaign).record()
+        set_learning(
+            session,
+            campaign,
+            learning,
+            form_fields=form_fields,
+            known_feature_sets=known_feature_sets,
+        )
+        changes |= {k: v for k, v in learning.record().items() if before[k] != v}
     try:
         with session.begin_nested():
             session.flush()

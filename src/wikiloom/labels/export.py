@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -17,6 +19,12 @@ from wikiloom.labels.tables import Label, Task, User
 
 FORMATS = ("jsonl", "csv")
 STREAM_BATCH = 1000
+
+
+def pseudonymizer(secret: str) -> Callable[[int], str]:
+    """A keyed hash of user ids: the same labeler gets the same pseudonym under one key."""
+    key = secret.encode()
+    return lambda user_id: hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def _rows(

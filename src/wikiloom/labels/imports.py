@@ -225,7 +225,7 @@ class _Importer:
             ours = {"name_seq": seq, "active": bool(row["active"]), "created": created}
             ours |= {k: row[k] for k in ("labels_per_task", "tasks_per_assignment")}
             ours |= {"workset_expiry": DEFAULT_EXPIRY, "sampling": "random"}
-            self.new["campaigns"].append(kept | ours | {"evaluation_fraction": 0.2})
+            self.new["campaigns"].append(kept | ours | {"holdout_fraction": 0.2})
 
     def _tasks(self, rows: list[Row]) -> None:
         for row in rows:

@@ -146,3 +146,28 @@ def distribution_svg(counts: Mapping[str, int], *, ident: str, title: str, xlabe
     axes.set_xlabel(xlabel)
     axes.xaxis.get_major_locator().set_params(integer=True)
     return inline_svg(figure, ident, title)
+
+
+def learning_curve_svg(
+    points: Sequence[tuple[int, float | None, float | None]],
+    *,
+    ident: str,
+    title: str,
+    xlabel: str,
+    roc_text: str,
+    pr_text: str,
+) -> str:
+    """The holdout ROC-AUC and PR-AUC of each active-learning round, (labels, ROC, PR),
+    against the labels its model was fitted on; rounds without a figure are left out."""
+    figure, axes = _figure(6.4, 3.0)
+    for column, text, style in ((1, roc_text, "-o"), (2, pr_text, "--s")):
+        shown = [(point[0], point[column]) for point in points if point[column] is not None]
+        if shown:
+            xs, ys = zip(*shown, strict=True)
+            axes.plot(xs, ys, style, color=_COLOR if column == 1 else _NEEDED_COLOR, lw=1.8, ms=4,
+                      label=text)  # fmt: skip
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel(xlabel)
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    return inline_svg(figure, ident, title)

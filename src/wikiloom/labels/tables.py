@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.mysql import MEDIUMTEXT
 from sqlalchemy.orm import Mapped, mapped_column
@@ -63,10 +64,10 @@ class Campaign(Base):
         CheckConstraint("name_seq >= 0", name="ck_campaigns_name_seq"),
         CheckConstraint(_in("sampling", SAMPLING_STRATEGIES), name="ck_campaigns_sampling"),
         CheckConstraint(
-            "evaluation_fraction >= 0 AND evaluation_fraction <= 1",
-            name="ck_campaigns_evaluation_fraction",
+            "holdout_fraction >= 0 AND holdout_fraction < 1", name="ck_campaigns_holdout_fraction"
         ),
         CheckConstraint("min_edit_count >= 0", name="ck_campaigns_min_edit_count"),
+        CheckConstraint("retrain_every >= 1", name="ck_campaigns_retrain_every"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -84,12 +85,21 @@ class Campaign(Base):
     #: Lifetime of a workset's leases, in seconds.
     workset_expiry: Mapped[int] = mapped_column(Integer, default=86400)
     sampling: Mapped[str] = mapped_column(String(32), default="random")
-    evaluation_fraction: Mapped[float] = mapped_column(Float, default=0.2)
+    #: The share of tasks kept in random order (never re-prioritised), for unbiased evaluation.
+    holdout_fraction: Mapped[float] = mapped_column(Float, default=0.2)
     archived: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Labelers need one of these user groups on the wiki (None: anyone may label).
     required_groups: Mapped[list[str] | None] = mapped_column(JSON)
     #: Labelers need at least this many edits on the wiki.
     min_edit_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: New labeled tasks between two active-learning rounds.
+    retrain_every: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    #: The form field the campaign's model learns (active sampling needs one).
+    learning_field: Mapped[str | None] = mapped_column(String(64))
+    #: The feature set the campaign's model reads.
+    feature_set: Mapped[str] = mapped_column(
+        String(64), default="editquality", server_default="editquality"
+    )
 
 
 class CampaignOrganizer(Base):
@@ -121,6 +131,8 @@ class Task(Base):
     assigned: Mapped[int] = mapped_column(Integer, default=0)
     #: Lower is served first; random by default, set by active learning otherwise.
     priority: Mapped[float] = mapped_column(Float, default=0.0)
+    #: In the campaign's random holdout: never re-prioritised (marked by the first round).
+    holdout: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Workset(Base):
@@ -240,6 +252,53 @@ class Event(Base):
     user_id: Mapped[int | None] = mapped_column(BigInteger)
     campaign_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("campaigns.id"))
     data: Mapped[Any] = mapped_column(JSON)
+
+
+class CampaignRound(Base):
+    """One active-learning round of a campaign: its model was fitted, measured, and asked
+    which tasks to serve next (the learn context writes these facts).
+
+    The holdout figures come from a model fitted on the labeled tasks outside the holdout
+    and measured on the labeled holdout tasks. Holdout tasks are served in their random
+    order, never by informativeness, so they are a random sample of the campaign and the
+    estimate is unbiased; measured on actively chosen tasks (the hard, uncertain ones) it
+    would be pessimistic, and measured on the tasks it was fitted on, optimistic.
+    """
+
+    __tablename__ = "campaign_rounds"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "number", name="uq_campaign_rounds_number"),
+        CheckConstraint("number >= 1", name="ck_campaign_rounds_number"),
+        CheckConstraint(_in("strategy", SAMPLING_STRATEGIES), name="ck_campaign_rounds_strategy"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    #: 1 for a campaign's first round, then counting up.
+    number: Mapped[int] = mapped_column(Integer)
+    started: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: Tasks holding any label when the round read them (the next round is due from here).
+    labeled_tasks: Mapped[int] = mapped_column(Integer)
+    #: Labeled tasks the model was fitted on (a value of the field and stored features).
+    labels: Mapped[int] = mapped_column(Integer)
+    #: Of those, the holdout tasks: the evaluation data.
+    holdout_labels: Mapped[int] = mapped_column(Integer)
+    strategy: Mapped[str] = mapped_column(String(32))
+    #: The estimator's type and parameters, the field and the feature set it read.
+    estimator: Mapped[Any] = mapped_column(JSON)
+    classes: Mapped[Any] = mapped_column(JSON)
+    holdout_roc_auc: Mapped[float | None] = mapped_column(Float)
+    holdout_pr_auc: Mapped[float | None] = mapped_column(Float)
+    #: Cohen's kappa of this round's predictions on the stop set against the previous one's.
+    agreement: Mapped[float | None] = mapped_column(Float)
+    stop_suggested: Mapped[bool] = mapped_column(Boolean)
+    #: Tasks re-prioritised by this round.
+    rescored: Mapped[int] = mapped_column(Integer)
+    #: Assignable tasks left as they were because their revision has no stored features.
+    without_features: Mapped[int] = mapped_column(Integer)
+    #: The predictions on the stop set, {task id: label}, for the next round's comparison.
+    stop_set: Mapped[Any] = mapped_column(JSON)
 
 
 #: States of a form proposal; only `pending` ones wait for a review.

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, and_, case, exists, func, insert, select, update
+from sqlalchemy import Select, Table, and_, case, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -166,6 +166,19 @@ def _open_workset(session: Session, campaign_id: int, user_id: int) -> Workset |
     ).first()
 
 
+def candidate_tasks(campaign: Campaign, user_id: int) -> Select[int]:
+    """The free tasks this user never had, in serving order: least assigned first, then by
+    priority. The order is that of the index `ix_tasks_assignment` (campaign, assigned,
+    priority, id), so the database walks the index and stops at the limit instead of
+    sorting the campaign."""
+    had_it = exists().where(WorksetTask.task_id == Task.id, WorksetTask.user_id == user_id)
+    return (
+        select(Task.id)
+        .where(Task.campaign_id == campaign.id, Task.assigned < campaign.labels_per_task, ~had_it)
+        .order_by(Task.assigned, Task.priority, Task.id)
+    )
+
+
 def _pick_tasks(session: Session, campaign: Campaign, user_id: int) -> list[int]:
     """Choose and lock up to `tasks_per_assignment` free tasks that this user never had.
 
@@ -175,13 +188,8 @@ def _pick_tasks(session: Session, campaign: Campaign, user_id: int) -> list[int]
     no task yet and locking in id order like every other task lock, and keep those still free.
     """
     wanted = campaign.tasks_per_assignment
-    had_it = exists().where(WorksetTask.task_id == Task.id, WorksetTask.user_id == user_id)
     free = Task.assigned < campaign.labels_per_task
-    candidates = (
-        select(Task.id)
-        .where(Task.campaign_id == campaign.id, free, ~had_it)
-        .order_by(Task.assigned, Task.priority, Task.id)
-    )
+    candidates = candidate_tasks(campaign, user_id)
     walk = candidates.limit(wanted).with_for_update(key_share=True, skip_locked=True)
     picked = list(session.scalars(walk))
     for pause in PICK_PAUSES:

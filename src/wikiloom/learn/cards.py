@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from wikiloom.learn.audit import audit_path
+from wikiloom.learn.governance import CLOSED, Request, actor_of, request_page
 from wikiloom.learn.tables import Model, ModelEvent, ModelVersion
 from wikiloom.learn.thresholds import ThresholdQuery
 from wikiloom.wiki.client import WikiClient
@@ -46,8 +48,14 @@ def thresholds_of(statistics: Mapping[str, Any]) -> dict[str, Any]:
     return named
 
 
-def model_card(model: Model, version: ModelVersion, events: Sequence[ModelEvent]) -> dict[str, Any]:
-    """The card of one version as JSON-ready sections."""
+def model_card(
+    model: Model,
+    version: ModelVersion,
+    events: Sequence[ModelEvent],
+    requests: Sequence[Request] = (),
+) -> dict[str, Any]:
+    """The card of one version as JSON-ready sections (its governance: the model's log and
+    change requests)."""
     statistics, provenance = version.statistics, version.provenance
     extra = statistics.get("extra", {})
     labels = _labels(version)
@@ -128,21 +136,51 @@ def model_card(model: Model, version: ModelVersion, events: Sequence[ModelEvent]
             "Disagree with a score? Report it through the feedback route; disputes feed the "
             "next training round.",
         ],
-        "governance": {
-            "status": model.status,
-            "current": model.current_version_id == version.id,
-            "log": [
-                {
-                    "at": event.at.isoformat(),
-                    "kind": event.kind,
-                    "old": event.old,
-                    "new": event.new,
-                    "actor": event.actor,
-                    "reason": event.reason,
-                }
-                for event in events
-            ],
-        },
+        "governance": governance(model, version, events, requests),
+    }
+
+
+def _entry(event: ModelEvent) -> dict[str, Any]:
+    return {
+        "at": event.at.isoformat(),
+        "kind": event.kind,
+        "old": event.old,
+        "new": event.new,
+        "actor": event.actor,
+        "reason": event.reason,
+    }
+
+
+def governance(
+    model: Model, version: ModelVersion, events: Sequence[ModelEvent], requests: Sequence[Request]
+) -> dict[str, Any]:
+    """The governance section: the state on the wiki and its last change, the change
+    requests (open ones first), where the audit log is, and the log itself."""
+    changes = [event for event in events if event.kind in ("status", "created")]
+    ordered = [r for r in requests if r.status not in CLOSED] + [
+        r for r in requests if r.status in CLOSED
+    ]
+    return {
+        "status": model.status,
+        "current": model.current_version_id == version.id,
+        "last_change": _entry(changes[-1]) if changes else None,
+        "change_requests": [
+            {
+                "id": r.id,
+                "title": r.title,
+                "kind": r.kind,
+                "status": r.status,
+                "outcome": r.outcome,
+                "opened": r.created.isoformat(),
+                "author": actor_of(r.user_id, r.user_name),
+                "decided": None if r.decided is None else r.decided.isoformat(),
+                "decided_by": r.decided_by,
+                "url": request_page(r.wiki, r.model, r.id),
+            }
+            for r in ordered
+        ],
+        "audit_log": audit_path(model.wiki, model.name),
+        "log": [_entry(event) for event in events],
     }
 
 
@@ -154,11 +192,13 @@ class _Writer:
         heading: Callable[[int, str], str],
         table: Callable[[Sequence[tuple[str, str]]], str],
         bullet: str,
+        escape: Callable[[str], str] = lambda text: text,
     ) -> None:
         self.heading, self.table, self.bullet = heading, table, bullet
+        self.escape = escape
 
     def items(self, values: Sequence[Any]) -> str:
-        return "".join(f"{self.bullet} {_text(value)}\n" for value in values) + "\n"
+        return "".join(f"{self.bullet} {self.escape(_text(value))}\n" for value in values) + "\n"
 
 
 def _text(value: Any) -> str:
@@ -178,14 +218,20 @@ def _markdown_table(rows: Sequence[tuple[str, str]]) -> str:
     return "| | |\n|---|---|\n" + cells + "\n"
 
 
+def _nowiki(text: str) -> str:
+    """Text that shows as it is on a wiki page: no markup, and no way out of the nowiki."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace("\n", " ")
+    return f"<nowiki>{escaped}</nowiki>"
+
+
 def _wikitext_table(rows: Sequence[tuple[str, str]]) -> str:
-    cells = "".join(f"|-\n! {key}\n| <nowiki>{value}</nowiki>\n" for key, value in rows)
+    cells = "".join(f"|-\n! {key}\n| {_nowiki(value)}\n" for key, value in rows)
     return '{| class="wikitable"\n' + cells + "|}\n\n"
 
 
 MARKDOWN = _Writer(lambda level, text: f"{'#' * level} {text}\n\n", _markdown_table, "-")
 WIKITEXT = _Writer(
-    lambda level, text: f"{'=' * level} {text} {'=' * level}\n\n", _wikitext_table, "*"
+    lambda level, text: f"{'=' * level} {text} {'=' * level}\n\n", _wikitext_table, "*", _nowiki
 )
 
 
@@ -205,10 +251,7 @@ def render(card: Mapping[str, Any], writer: _Writer) -> str:
                 out.append(writer.heading(3, "Thresholds"))
                 out.append(writer.table([(name, _threshold(t)) for name, t in named.items()]))
         elif key == "governance":
-            out.append(
-                writer.table([("status", section["status"]), ("current", str(section["current"]))])
-            )
-            out.append(writer.items([_event(event) for event in section["log"]]))
+            out.append(_governance(section, writer))
         elif isinstance(section, Mapping):
             out.append(writer.table([(name, _text(value)) for name, value in section.items()]))
         else:
@@ -225,6 +268,38 @@ def _threshold(named: Mapping[str, Any]) -> str:
         f"precision {entry['precision']}, recall {entry['recall']}, "
         f"match rate {entry['match_rate']}"
     )
+
+
+def _governance(section: Mapping[str, Any], writer: _Writer) -> str:
+    """The state and its last change, the change requests, the audit log's path and entries."""
+    last = section.get("last_change")
+    rows = [
+        ("status", section["status"]),
+        ("current", str(section["current"])),
+        ("last change", _event(last) if last else ""),
+        ("audit log", section.get("audit_log") or ""),
+    ]
+    out = [writer.table(rows)]
+    requests = section.get("change_requests") or []
+    out.append(writer.heading(3, "Change requests"))
+    if requests:
+        out.append(writer.items([_change_request(item) for item in requests]))
+    else:
+        out.append(writer.items(["none"]))
+    out.append(writer.heading(3, "Audit log"))
+    out.append(writer.items([_event(event) for event in section["log"]]))
+    return "".join(out)
+
+
+def _change_request(item: Mapping[str, Any]) -> str:
+    text = (
+        f"#{item['id']} {' '.join(str(item['title']).split())} ({item['kind']}, {item['status']})"
+    )
+    if item.get("outcome"):
+        text += f": {' '.join(str(item['outcome']).split())}"
+    if item.get("decided_by"):
+        text += f" by {item['decided_by']}"
+    return f"{text} {item['url']}"
 
 
 def _event(event: Mapping[str, Any]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from wikiloom.labels.statistics import campaign_statistics
 from wikiloom.labels.tables import Task
 from wikiloom.learn.datasets import Dataset
 from wikiloom.learn.featurestore import FeatureSet, get_vectors
+from wikiloom.learn.feedback import feedback_targets, same_label
 
 AGGREGATIONS = ("majority", "dawid-skene")
 
@@ -28,16 +29,24 @@ class CampaignTargets:
     field: str
     targets: dict[int, Hashable]
     provenance: dict[str, Any]
+    #: The revisions whose label comes from feedback on scores, not from the campaign.
+    from_feedback: frozenset[int] = frozenset()
 
 
 def campaign_targets(
-    session: Session, campaign_id: int, field: str, *, aggregation: str = "majority"
+    session: Session,
+    campaign_id: int,
+    field: str,
+    *,
+    aggregation: str = "majority",
+    include_feedback: bool = False,
 ) -> CampaignTargets:
     """Aggregate a campaign's labels of one form field into one value per revision.
 
     Tasks without a `rev_id`, and tasks nobody answered the field for, are left out. The
     provenance names the campaign, the aggregation, the label and labeler counts and
-    Krippendorff's alpha, for the model card.
+    Krippendorff's alpha, for the model card. `include_feedback` adds the labels feedback on
+    scores gives (see `with_feedback`).
     """
     if aggregation not in AGGREGATIONS:
         raise BadRequest(f"aggregate by {' or '.join(AGGREGATIONS)}, not {aggregation!r}")
@@ -60,7 +69,7 @@ def campaign_targets(
         if isinstance(data, dict) and isinstance(data.get("rev_id"), int):
             targets[data["rev_id"]] = value
     alpha = labels.alpha
-    return CampaignTargets(
+    found = CampaignTargets(
         wiki=campaign.wiki,
         field=field,
         targets=targets,
@@ -80,6 +89,47 @@ def campaign_targets(
                 "alpha_interval": [alpha.low, alpha.high],
             }
         },
+    )
+    return with_feedback(session, found) if include_feedback else found
+
+
+def with_feedback(session: Session, found: CampaignTargets) -> CampaignTargets:
+    """The targets with the labels feedback on scores gives the revisions the campaign lacks.
+
+    Feedback counts for the models of the campaign's wiki that predict the field (see
+    `feedback_targets`). Where the campaign labelled a revision too, its label wins: the
+    provenance counts those revisions as `overridden` (feedback said otherwise) or
+    `confirmed`, and lists the feedback and users behind the labels added.
+    """
+    given = feedback_targets(session, found.wiki, found.field)
+    targets = dict(found.targets)
+    added: list[int] = []
+    overridden = confirmed = 0
+    for rev_id, value in given.targets.items():
+        if rev_id not in targets:
+            targets[rev_id] = value
+            added.append(rev_id)
+        elif same_label(targets[rev_id], value):
+            confirmed += 1
+        else:
+            overridden += 1
+    users = {user for rev_id in added for user in given.users[rev_id]}
+    provenance = {
+        **found.provenance,
+        "feedback": {
+            "revisions": len(added),
+            "feedback_ids": sorted(i for rev_id in added for i in given.feedback_ids[rev_id]),
+            "users": len(users),
+            "overridden": overridden,
+            "confirmed": confirmed,
+            "ties": given.ties,
+        },
+    }
+    return replace(
+        found,
+        targets=targets,
+        provenance=provenance,
+        from_feedback=found.from_feedback | frozenset(added),
     )
 
 
@@ -109,6 +159,7 @@ def dataset_from_store(
             "format": "feature store",
             "rows": len(rev_ids),
             "without_features": len(targets.targets) - len(rev_ids),
+            "from_feedback": sum(rev_id in targets.from_feedback for rev_id in rev_ids),
             "feature_set": feature_set.name,
             "feature_set_version": feature_set.version,
         },

@@ -63,8 +63,9 @@ def log_event(
     actor: str | None = None,
     reason: str | None = None,
     version: ModelVersion | None = None,
+    request_id: int | None = None,
 ) -> ModelEvent:
-    """Append one entry to a model's audit log."""
+    """Append one entry to a model's audit log (`request_id`: the change request it is about)."""
     event = ModelEvent(
         model_id=model.id,
         version_id=None if version is None else version.id,
@@ -74,6 +75,7 @@ def log_event(
         actor=actor,
         reason=reason,
         at=utcnow(),
+        request_id=request_id,
     )
     session.add(event)
     session.flush()
@@ -241,9 +243,15 @@ def set_current_version(
 
 
 def set_status(
-    session: Session, model: Model, status: str, *, actor: str | None, reason: str
+    session: Session,
+    model: Model,
+    status: str,
+    *,
+    actor: str | None,
+    reason: str,
+    request_id: int | None = None,
 ) -> Model:
-    """Move a model to another state on its wiki, saying why (logged)."""
+    """Move a model to another state on its wiki, saying why (logged, citing a request)."""
     if status not in MODEL_STATES:
         raise BadRequest(f"unknown model status {status!r}; one of {', '.join(MODEL_STATES)}")
     if not reason or not reason.strip():
@@ -253,7 +261,16 @@ def set_status(
         raise Conflict(f"a {model.status} model cannot become {status}; it can become {allowed}")
     old, model.status = model.status, status
     session.flush()
-    log_event(session, model, "status", old=old, new=status, actor=actor, reason=reason)
+    log_event(
+        session,
+        model,
+        "status",
+        old=old,
+        new=status,
+        actor=actor,
+        reason=reason,
+        request_id=request_id,
+    )
     return model
 
 

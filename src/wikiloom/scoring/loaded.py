@@ -1,8 +1,11 @@
 """Models in memory: loaded on first use, unloaded when idle, served only in a serving state.
 
-The registry says which models a wiki serves (`trial` or `active`) and which version; the pool
-asks it at most every `state_ttl` seconds per wiki, so a pause takes effect within that time,
-and keeps each loaded estimator until it has been idle for `idle_seconds`.
+The registry says which models a wiki serves (`trial` or `active`) and which version. The pool
+asks it once per scoring request by default (`state_ttl=0`): one indexed query of the wiki's
+model names, states and current versions, in one round trip (`states.StateReader`), so that
+a pause takes effect at the next request in every process, whatever a process had cached.
+Versions are immutable: each is read once and kept, and each loaded estimator is kept until
+it has been idle for `idle_seconds`.
 """
 
 from __future__ import annotations
@@ -10,17 +13,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wikiloom.db import transaction
-from wikiloom.errors import NotFound
+from wikiloom.errors import ModelNotServed, NotFound
+from wikiloom.learn.audit import audit_path
 from wikiloom.learn.modelfiles import load_model
 from wikiloom.learn.registry import SERVED_STATES
-from wikiloom.learn.tables import Model, ModelVersion
+from wikiloom.learn.tables import PAUSED, PROPOSED, RETIRED, Model, ModelVersion
+from wikiloom.scoring.states import reader_of
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,17 @@ class ServedModel:
     reference: tuple[float | None, ...] | None = None
 
 
+@dataclass(frozen=True)
+class WikiModels:
+    """A wiki's models as the registry has them now: served, and held back (by name)."""
+
+    wiki: str
+    served: dict[str, ServedModel]
+    #: The state of each model the wiki has but does not serve (paused, retired, proposed,
+    #: or a served state before its first version).
+    held: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class LoadedModel:
     """A served model with its estimator in memory."""
@@ -59,58 +75,62 @@ class ModelPool:
         factory: sessionmaker[Session],
         *,
         idle_seconds: float = 3600.0,
-        state_ttl: float = 1.0,
+        state_ttl: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.factory = factory
+        self.reader = reader_of(factory.kw["bind"])
         self.idle_seconds = idle_seconds
+        #: Seconds a wiki's states are reused; 0 (the default) asks at every request.
         self.state_ttl = state_ttl
         self.clock = clock
         self.lock = threading.Lock()
-        self.states: dict[str, tuple[float, dict[str, ServedModel]]] = {}
+        self.states: dict[str, tuple[float, WikiModels]] = {}
         self.loaded: dict[int, LoadedModel] = {}
-        self.versions: dict[int, ServedModel] = {}
+        self.versions: dict[tuple[int, str], ServedModel] = {}
         #: Estimators loaded so far, for metrics and tests.
         self.loads = 0
 
     def stale(self, wiki: str) -> bool:
-        """Whether the next `served(wiki)` asks the registry (so should run off the event loop)."""
+        """Whether the next `models(wiki)` asks the registry (so should run off the event loop)."""
         cached = self.states.get(wiki)
         return cached is None or self.clock() - cached[0] >= self.state_ttl
 
-    def served(self, wiki: str) -> dict[str, ServedModel]:
-        """The models a wiki serves now, by name (asked of the registry at most every TTL)."""
+    def models(self, wiki: str) -> WikiModels:
+        """A wiki's models now: asked of the registry unless asked within `state_ttl`."""
         now = self.clock()
         with self.lock:
             cached = self.states.get(wiki)
             if cached is not None and now - cached[0] < self.state_ttl:
                 return cached[1]
-        models = self._read(wiki)
+        found = self._read(wiki)
         with self.lock:
-            self.states[wiki] = (now, models)
-        return models
+            self.states[wiki] = (now, found)
+        return found
 
-    def _read(self, wiki: str) -> dict[str, ServedModel]:
-        """Ask the registry; versions are immutable, so each is read once and kept."""
-        with transaction(self.factory) as session:
-            rows = session.execute(
-                select(Model, Model.current_version_id)
-                .where(
-                    Model.wiki == wiki,
-                    Model.status.in_(SERVED_STATES),
-                    Model.current_version_id.is_not(None),
-                )
-                .order_by(Model.name)
-            ).all()
-            models = {}
-            for model, version_id in rows:
-                assert version_id is not None
-                version = self.versions.get(version_id)
-                if version is None:
-                    version = _served(model, session.get_one(ModelVersion, version_id))
-                    self.versions[version_id] = version
-                models[model.name] = replace(version, status=model.status)
-            return models
+    def served(self, wiki: str) -> dict[str, ServedModel]:
+        """The models a wiki serves now, by name."""
+        return self.models(wiki).served
+
+    def _read(self, wiki: str) -> WikiModels:
+        """Ask the registry: one query of names, states and versions; new versions read once."""
+        served, held, new = {}, {}, []
+        for name, status, version_id in self.reader.read(wiki):
+            if status not in SERVED_STATES or version_id is None:
+                held[name] = status
+            elif (version := self.versions.get((version_id, status))) is not None:
+                served[name] = version
+            else:
+                new.append((name, status, version_id))
+        if new:
+            with transaction(self.factory) as session:
+                for name, status, version_id in new:
+                    row = session.get_one(ModelVersion, version_id)
+                    served[name] = self.versions[version_id, status] = _served(
+                        wiki, name, status, row
+                    )
+            served = dict(sorted(served.items()))
+        return WikiModels(wiki, served, held)
 
     def wikis(self) -> list[str]:
         """The wikis with a served model."""
@@ -125,16 +145,8 @@ class ModelPool:
             )
 
     def resolve(self, wiki: str, names: Sequence[str] | None) -> list[ServedModel]:
-        """The served models asked for (all of the wiki's by default), as ORES refuses others."""
-        served = self.served(wiki)
-        if not served:
-            raise NotFound(f"No scorers available for {wiki}")
-        if names is None:
-            return list(served.values())
-        missing = tuple(name for name in names if name not in served)
-        if missing:
-            raise NotFound(f"Models {missing!r} not available for {wiki}")
-        return [served[name] for name in dict.fromkeys(names)]
+        """The served models asked for (all of the wiki's by default); see `pick`."""
+        return pick(self.models(wiki), names)
 
     def get(self, served: ServedModel) -> LoadedModel:
         """The loaded estimator of a served version, loading it on first use."""
@@ -164,15 +176,55 @@ class ModelPool:
             return [self.loaded.pop(key).served for key in idle]
 
 
-def _served(model: Model, version: ModelVersion) -> ServedModel:
+def not_served(wiki: str, name: str, state: str) -> ModelNotServed:
+    """Why a model of the wiki answers no scores, pointing to its audit log."""
+    log = audit_path(wiki, name)
+    if state == PAUSED:
+        why = f"is paused on {wiki}: it answers no scores there until it is resumed"
+    elif state == RETIRED:
+        why = f"is retired on {wiki}: it answers no scores there any more"
+    elif state == PROPOSED:
+        why = f"is proposed on {wiki} and not served there yet"
+    else:
+        why = f"has no version to serve on {wiki} yet"
+    return ModelNotServed(f"The model {name!r} {why}. Why is in the audit log: {log}", state)
+
+
+def pick(found: WikiModels, names: Sequence[str] | None) -> list[ServedModel]:
+    """The served models asked for (all of the wiki's by default), as ORES refuses others.
+
+    A model the wiki holds back (paused, retired, proposed) is refused by name, saying so.
+    """
+    wiki, served = found.wiki, found.served
+    if names is None:
+        if served:
+            return list(served.values())
+        if found.held:
+            states = ", ".join(f"{name} is {state}" for name, state in found.held.items())
+            raise ModelNotServed(
+                f"No scorers available for {wiki}: {states}. "
+                f"Why is in the audit log: {audit_path(wiki)}",
+                next(iter(found.held.values())),
+            )
+        raise NotFound(f"No scorers available for {wiki}")
+    held = [name for name in names if name in found.held]
+    if held:
+        raise not_served(wiki, held[0], found.held[held[0]])
+    missing = tuple(name for name in names if name not in served)
+    if missing:
+        raise NotFound(f"Models {missing!r} not available for {wiki}")
+    return [served[name] for name in dict.fromkeys(names)]
+
+
+def _served(wiki: str, name: str, status: str, version: ModelVersion) -> ServedModel:
     """A registry row pair as a `ServedModel`; `info` is ORES's model_info tree."""
     estimator = version.estimator
     return ServedModel(
-        wiki=model.wiki,
-        name=model.name,
+        wiki=wiki,
+        name=name,
         version=version.version,
         version_id=version.id,
-        status=model.status,
+        status=status,
         feature_set=version.feature_set,
         feature_set_version=version.feature_set_version,
         features=tuple(version.features),

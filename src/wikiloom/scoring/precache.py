@@ -104,8 +104,9 @@ async def precache_stream(
 ) -> PrecacheCounts:
     """Score each new revision of a stream once, with the models configured for it.
 
-    A model that is not served on the wiki (paused, retired) is skipped at once; a failure
-    is logged and the stream goes on. `limit` stops after that many changes (for tests).
+    The wiki's states are looked up for every change, so a model paused (or retired) on
+    the wiki is skipped from the next change on; a failure is logged and the stream goes
+    on. `limit` stops after that many changes (for tests).
     """
     counts = counts or PrecacheCounts()
     seen: LRUCache[tuple[str, int], bool] = LRUCache(maxsize=SEEN)
@@ -118,14 +119,15 @@ async def precache_stream(
         else:
             seen[key] = True
             wiki, rev_id, names = plan
-            available = await scorer.served(wiki)
-            served = [name for name in names if name in available]
+            available = (await scorer.models(wiki)).served  # now: a pause stops it at once
+            served = [available[name] for name in names if name in available]
             if not served:
                 counts.skipped += 1
             else:
                 try:
+                    asked = tuple(model.name for model in served)
                     await scorer.score(
-                        ScoreRequest(wiki, (rev_id,), models=tuple(served), precache=True)
+                        ScoreRequest(wiki, (rev_id,), models=asked, precache=True), served
                     )
                     counts.scored += 1
                 except AppError as error:

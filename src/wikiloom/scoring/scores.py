@@ -25,7 +25,7 @@ from wikiloom.learn.featuresets import feature_set
 from wikiloom.learn.featurestore import extract, get_vectors, store_vectors
 from wikiloom.learn.statistics import label_key
 from wikiloom.scoring.cache import ScoreCache, make_cache, score_key
-from wikiloom.scoring.loaded import ModelPool, ServedModel
+from wikiloom.scoring.loaded import ModelPool, ServedModel, WikiModels, pick
 from wikiloom.wiki.client import WikiClient
 from wikiloom.wiki.registry import wiki_language
 from wikiloom.wiki.revisions import Revision, fetch_revisions
@@ -94,20 +94,31 @@ class Scorer:
         self.language = language
         self.inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
-    async def served(self, wiki: str) -> dict[str, ServedModel]:
-        """The models a wiki serves, asking the registry in a thread when it is time to."""
+    async def models(self, wiki: str) -> WikiModels:
+        """A wiki's models now (served and held back), asked of the registry in a thread."""
         if self.pool.stale(wiki):
-            return await asyncio.to_thread(self.pool.served, wiki)
-        return self.pool.served(wiki)
+            return await asyncio.to_thread(self.pool.models, wiki)
+        return self.pool.models(wiki)
+
+    async def served(self, wiki: str) -> dict[str, ServedModel]:
+        """The models a wiki serves now."""
+        return (await self.models(wiki)).served
 
     async def resolve(self, wiki: str, names: Sequence[str] | None) -> list[ServedModel]:
-        """The served models asked for (see `ModelPool.resolve`), without blocking the loop."""
-        await self.served(wiki)
-        return self.pool.resolve(wiki, names)
+        """The served models asked for (see `loaded.pick`), without blocking the loop."""
+        return pick(await self.models(wiki), names)
 
-    async def score(self, request: ScoreRequest) -> ScoreResponse:
-        """Answer a scoring request; per-revision problems become per-score errors."""
-        models = await self.resolve(request.wiki, request.models)
+    async def score(
+        self, request: ScoreRequest, models: Sequence[ServedModel] | None = None
+    ) -> ScoreResponse:
+        """Answer a scoring request; per-revision problems become per-score errors.
+
+        The models are looked up now (a paused one is refused, its cached scores too),
+        unless the caller just resolved them for this request (`models`).
+        """
+        if models is None:
+            models = await self.resolve(request.wiki, request.models)
+        models = list(models)
         response = ScoreResponse(request.wiki, models)
         rev_ids = list(dict.fromkeys(request.rev_ids))
         for rev_id in rev_ids:
