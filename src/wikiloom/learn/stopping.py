@@ -48,9 +48,14 @@ def stop_set_ids(
 
 
 def stop_agreement(previous: Mapping[str, Any], current: Mapping[str, Any]) -> float | None:
-    """Kappa of two rounds' stop-set predictions ({task id: label}) on the tasks both have."""
+    """Kappa of two rounds' stop-set predictions ({task id: label}) on the tasks both have.
+
+    None (no evidence either way) while the current model predicts one class only: early
+    models of a rare class predict "no" everywhere, round after round, and two equal
+    constant predictions would count as perfect agreement long before the model learned.
+    """
     common = [task_id for task_id in current if task_id in previous]
-    if not common:
+    if not common or len({repr(current[task_id]) for task_id in common}) < 2:
         return None
     before = labels_array([previous[task_id] for task_id in common])
     after = labels_array([current[task_id] for task_id in common])
