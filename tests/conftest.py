@@ -49,9 +49,11 @@ def fresh_database(tier: str, name: str) -> str:
     """Create (or recreate) an empty database on the tier's server and return its URL.
 
     `WIKILOOM_TEST_DATABASE_SUFFIX` is appended to the name, so that test runs sharing a
-    server (two checkouts, parallel sessions) do not drop each other's databases.
+    server (two checkouts, parallel sessions) do not drop each other's databases, and so
+    is the pytest-xdist worker's name (`gw0`, `gw1`).
     """
     name += os.environ.get("WIKILOOM_TEST_DATABASE_SUFFIX", "")
+    name += os.environ.get("PYTEST_XDIST_WORKER", "")  # each parallel test process its own
     base = make_url(server_url(tier))
     try:
         admin = create_engine(base, isolation_level="AUTOCOMMIT")

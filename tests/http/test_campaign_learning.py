@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.http.conftest import client_for
-from tests.learn.rounds_support import label, make_campaign
+from tests.learn.rounds_support import anonymous_damaging, label, make_campaign
 from wikiloom.config import Settings
 from wikiloom.db import transaction
 from wikiloom.learn.rounds import run_round
@@ -106,7 +106,7 @@ async def test_the_statistics_page_shows_the_rounds_and_the_stop(
         before = (await anonymous.get(url)).text
     assert 'id="learning-no-rounds"' in before
     assert "once 20 tasks are labeled" in before
-    label(sessions, campaign_id, 1, 100)
+    label(sessions, campaign_id, 1, 100, anonymous_damaging())
     with transaction(sessions, write=True) as session:
         for _ in range(4):  # no new labels: the last three agree fully
             run_round(session, campaign_id)

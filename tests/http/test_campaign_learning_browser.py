@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.learn.rounds_support import label, make_campaign
+from tests.learn.rounds_support import anonymous_damaging, label, make_campaign
 from tests.support.browser import axe_violations, live_server, screenshot
 from wikiloom.config import Settings
 from wikiloom.db import make_engine, session_factory, transaction
@@ -19,7 +19,7 @@ def test_the_rounds_show_and_the_settings_save(browser: Any, settings: Settings)
     engine = make_engine(settings)
     sessions = session_factory(engine)
     campaign_id = make_campaign(sessions, 200)
-    label(sessions, campaign_id, 1, 80)
+    label(sessions, campaign_id, 1, 80, anonymous_damaging())
     with transaction(sessions, write=True) as session:
         for _ in range(4):
             run_round(session, campaign_id)

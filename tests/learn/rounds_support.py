@@ -41,6 +41,13 @@ def reverted() -> dict[int, bool]:
     return {int(rev_id): bool(value) for rev_id, value in zip(data.ids or (), data.y, strict=True)}
 
 
+def anonymous_damaging() -> dict[int, bool]:
+    """A rule a model learns from few labels (anonymous edits are damaging), by rev_id: its
+    models predict both classes, which the stopping suggestion needs."""
+    data = sample()
+    return {int(r): bool(x[6]) for r, x in zip(data.ids or (), data.X, strict=True)}
+
+
 def make_campaign(
     sessions: Factory,
     tasks: int,

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from tests.learn.rounds_support import (
     DELETED,
     Factory,
+    anonymous_damaging,
     label,
     make_campaign,
     reverted,
@@ -127,10 +128,7 @@ def test_the_first_workset_after_a_round_mixes_in_the_holdout_share(sessions: Fa
 
 def test_later_rounds_compare_predictions_and_suggest_stopping(sessions: Factory) -> None:
     campaign_id = make_campaign(sessions, 500, retrain_every=20)
-    # A rule the model can learn (anonymous edits are damaging), so that it predicts both
-    # classes: a model predicting one class gives no evidence of stability.
-    data = sample()
-    anonymous = {int(r): bool(x[6]) for r, x in zip(data.ids or (), data.X, strict=True)}
+    anonymous = anonymous_damaging()  # a model predicting one class proves no stability
     label(sessions, campaign_id, 1, 150, anonymous)
     first = round_now(sessions, campaign_id)
     assert first.agreement is None
