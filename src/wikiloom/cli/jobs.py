@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +24,16 @@ app.add_typer(jobs_app, name="jobs")
 
 @contextmanager
 def job_processes(concurrency: int = 1) -> Iterator[None]:
-    """Run a worker and the scheduler beside this process; stop them when it ends."""
+    """Run a worker and the scheduler beside this process; stop them when it ends.
+
+    uvicorn re-raises the SIGTERM it caught once it has shut down, to the handler that was
+    there before it: this one, which unwinds through `finally` instead of dying at once.
+    """
+
+    def unwind(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, unwind)
     command = [sys.executable, "-m", "wikiloom"]
     processes = [
         subprocess.Popen([*command, "worker", f"--concurrency={concurrency}"]),
@@ -39,6 +49,7 @@ def job_processes(concurrency: int = 1) -> Iterator[None]:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+        signal.signal(signal.SIGTERM, previous)
 
 
 @app.command("worker")
