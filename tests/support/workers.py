@@ -72,7 +72,6 @@ class Worker:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
-    killed: bool = field(default=False)
 
     def holds(self, pid: int) -> bool:
         """Tell whether a process (a pool child) belongs to this worker."""
@@ -85,7 +84,6 @@ class Worker:
         """SIGKILL the worker and its children at once."""
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
-        self.killed = True
 
     def stop(self) -> None:
         """End the worker and its children (if they still run)."""

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from wikiloom.db import utcnow
 from wikiloom.errors import BadRequest, Conflict, Forbidden, NotFound
+from wikiloom.labels.proposals import check_text
 from wikiloom.labels.users import ensure_user
 from wikiloom.learn.registry import TRANSITIONS, log_event, set_status
 from wikiloom.learn.tables import (
@@ -105,15 +106,7 @@ def _text(what: str, value: object, limit: int, *, required: bool = True) -> str
     text = value.strip()
     if required and not text:
         raise BadRequest(f"{what} is required")
-    if len(text) > limit:
-        raise BadRequest(f"{what} must be at most {limit} characters, not {len(text)}")
-    if "\x00" in text:
-        raise BadRequest(f"{what} may not contain a NUL character")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise BadRequest(f"{what} is not valid Unicode (a lone surrogate)") from error
-    return text
+    return check_text(what, text, limit)
 
 
 def check_details(kind: str, details: object) -> dict[str, Any]:
