@@ -4,9 +4,12 @@ For each dataset, seed and strategy of `wikiloom.learn.sampling.STRATEGIES`, a s
 campaign starts from 20 random labels (one of each class, the rest uniform) and asks for
 batches (20 labels while it has fewer than 100, 50 while fewer than 500, then 100) up to
 `--budget` labels, each the best of a random sample of 5,000 unlabeled rows (all of them when
-fewer); after each batch the classifier is fitted on the labeled rows and its ROC-AUC
-measured on the evaluation split, which the strategies never see. Every strategy of a seed
-starts from the same 20 labels.
+fewer) as a campaign round picks them: ranked by the strategy's informativeness, then, for
+every strategy but random, re-ranked by `wikiloom.learn.batches.diverse` (the batch spread
+over k-means clusters of the most informative rows; `--plain` leaves it out); after each
+batch the classifier is fitted on the labeled rows and its ROC-AUC measured on the evaluation
+split, which the strategies never see. Every strategy of a seed starts from the same 20
+labels.
 
 * `editquality`: pool = the enwiki editquality training split (14,979 edits, 9 revscoring
   features, `reverted`), evaluation = its testing split (4,862).
@@ -21,11 +24,12 @@ the labels at which the stabilizing-predictions rule (`should_stop` over the eva
 predicted classes, not their labels) would stop: counting every pair of consecutive models
 (`argmax`), and counting from the first model that predicts both classes (`informed`).
 Learning curves (mean +- one standard deviation over the seeds) go to
-bench/results/active_learning-<dataset>-<classifier>.svg.
+bench/results/active_learning-<dataset>-<classifier>[-plain].svg.
 
-The classifier is wikiloom's booster (`WikiClassifier(cv=1)`: the default hyperparameters,
-one thread, without the 5 calibration folds, whose monotone maps leave a binary ROC-AUC
-unchanged), or with `--classifier hgb` a plain `HistGradientBoostingClassifier(max_iter=100)`.
+The classifier is the one a campaign round fits (`wikiloom.learn.rounds.round_estimator`:
+wikiloom's booster, leaves of 5 rows growing to 50 at 1,000 labels, one thread, without the
+5 calibration folds, whose monotone maps leave a binary ROC-AUC unchanged), or with
+`--classifier hgb` a plain `HistGradientBoostingClassifier(max_iter=100)`.
 The data is read from ../shared/data (or WIKILOOM_SHARED_DATA), as bench/training.py does.
 """
 
@@ -48,8 +52,10 @@ from sklearn.model_selection import train_test_split
 
 from common import emit, machine, note, parser
 from training import PAN, PAN_FEATURES, TESTING, TRAINING, pan_file
+from wikiloom.learn.batches import diverse
 from wikiloom.learn.datasets import read_dataset
-from wikiloom.learn.estimators import WikiClassifier, one_thread
+from wikiloom.learn.estimators import one_thread
+from wikiloom.learn.rounds import round_estimator
 from wikiloom.learn.sampling import STRATEGIES, informativeness, prediction_agreement, should_stop
 
 HERE = Path(__file__).resolve().parent
@@ -85,12 +91,13 @@ class Job:
     strategy: str | None
     classifier: str
     budget: int
+    diverse: bool = True
 
 
-def classifier(name: str, seed: int) -> Any:
-    """The classifier the campaigns train (unfitted)."""
+def classifier(name: str, seed: int, labels: int) -> Any:
+    """The classifier a campaign fits on `labels` labeled rows (unfitted)."""
     if name == "wiki":
-        return WikiClassifier(cv=1, random_state=seed)
+        return round_estimator(labels, seed)
     return HistGradientBoostingClassifier(max_iter=100, random_state=seed)
 
 
@@ -131,7 +138,6 @@ def campaign(job: Job, data: Split) -> dict[str, Any]:
     """Simulate one campaign; answer its learning curve and its stopping agreements."""
     assert job.strategy is not None
     rng = np.random.default_rng([job.seed, STRATEGIES.index(job.strategy)])
-    estimator = classifier(job.classifier, job.seed)
     labeled = first_labels(data.y_pool, np.random.default_rng(job.seed))
     budget = min(job.budget, len(data.y_pool))
     sizes: list[int] = []
@@ -144,6 +150,7 @@ def campaign(job: Job, data: Split) -> dict[str, Any]:
         if len(unlabeled) > CANDIDATES:  # score a random sample of the unlabeled rows
             unlabeled = np.sort(rng.choice(unlabeled, CANDIDATES, replace=False))
         X, y = data.X_pool[labeled], data.y_pool[labeled]
+        estimator = classifier(job.classifier, job.seed, len(labeled))
         if job.strategy == "density":  # its density sees the candidates alone, so fit apart
             found = informativeness(
                 job.strategy, estimator, X, y, data.X_pool[unlabeled], random_state=rng
@@ -177,6 +184,8 @@ def campaign(job: Job, data: Split) -> dict[str, Any]:
         if len(labeled) >= budget:
             break
         size = min(batch_size(len(labeled)), budget - len(labeled))
+        if job.diverse and job.strategy != "random":
+            scores = diverse(scores, data.X_pool[unlabeled], size, random_state=rng)
         order = np.lexsort((rng.random(len(scores)), -scores))  # ties in random order
         labeled = np.concatenate([labeled, unlabeled[order[:size]]])
     return {"sizes": sizes, "aucs": aucs, "stops": stops}
@@ -188,7 +197,8 @@ def run(job: Job) -> tuple[Job, dict[str, Any], float]:
     data = split(job.dataset, job.seed)
     with one_thread():
         if job.strategy is None:
-            model = classifier(job.classifier, job.seed).fit(data.X_pool, data.y_pool)
+            model = classifier(job.classifier, job.seed, len(data.y_pool))
+            model.fit(data.X_pool, data.y_pool)
             proba = model.predict_proba(data.X_eval)[:, list(model.classes_).index(True)]
             result: dict[str, Any] = {"auc": float(roc_auc_score(data.y_eval, proba))}
         else:
@@ -327,6 +337,11 @@ def main() -> int:
     options.add_argument("--budget", type=int, help="labels at most (default 1500, --quick 600)")
     options.add_argument("--classifier", choices=CLASSIFIERS, default="wiki")
     options.add_argument("--processes", type=int, default=2, help="worker processes")
+    options.add_argument(
+        "--plain",
+        action="store_true",
+        help="batches are the top of the ranking, without `batches.diverse` (the ablation)",
+    )
     options.add_argument("--only", action="append", choices=DATASETS, help="only this dataset")
     options.add_argument(
         "--strategy",
@@ -340,22 +355,27 @@ def main() -> int:
             emit("skipped", None, "", reason=f"no data at {path} (set WIKILOOM_SHARED_DATA)")
             print(f"[active_learning] no data at {path}", file=sys.stderr)
             return 1
-    seeds = list(range(args.seeds or (2 if args.quick else 5)))
+    seeds = list(range(args.seeds or (2 if args.quick else 10)))
     budget = args.budget or (600 if args.quick else 1500)
     datasets = args.only or list(DATASETS)
     strategies = [s for s in STRATEGIES if s == "random" or not args.strategy or s in args.strategy]
     described = {
-        "wiki": "WikiClassifier(cv=1): wikiloom's default booster without calibration folds",
+        "wiki": "rounds.round_estimator: wikiloom's booster as a campaign round fits it",
         "hgb": "HistGradientBoostingClassifier(max_iter=100)",
     }[args.classifier]
-    context = {"classifier": described, "seeds": len(seeds), "budget": budget}
+    context = {
+        "classifier": described,
+        "seeds": len(seeds),
+        "budget": budget,
+        "batches": "top of the ranking" if args.plain else "diverse (batches.diverse)",
+    }
     emit(
         "settings",
         None,
         "",
         machine=machine(),
         start_labels=START,
-        batches="20 below 100 labels, 50 below 500, then 100",
+        batch_sizes="20 below 100 labels, 50 below 500, then 100",
         candidates=CANDIDATES,
         strategies=strategies,
         processes=args.processes,
@@ -364,7 +384,7 @@ def main() -> int:
         **context,
     )
     jobs = [
-        Job(dataset, seed, strategy, args.classifier, budget)
+        Job(dataset, seed, strategy, args.classifier, budget, not args.plain)
         for dataset in datasets
         for seed in seeds
         for strategy in (None, *sorted(strategies, key=lambda s: s != "committee"))
@@ -391,7 +411,8 @@ def main() -> int:
     for dataset in datasets:
         report(dataset, full[dataset], curves[dataset], seeds, context)
         target = TARGET * float(np.mean(list(full[dataset].values())))
-        path = plot(dataset, curves[dataset], target, args.classifier, len(seeds))
+        name = args.classifier + ("-plain" if args.plain else "")
+        path = plot(dataset, curves[dataset], target, name, len(seeds))
         emit(f"{dataset}.plot", str(path.relative_to(HERE.parent)), "svg")
     emit("seconds", wall, "s", cpu_seconds=round(cpu, 1), processes=args.processes, **context)
     return 0

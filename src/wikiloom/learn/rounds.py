@@ -11,6 +11,8 @@ For a campaign whose `learning_field` names the form field to learn, a round:
 * fits `round_estimator` on the labeled tasks with stored features (the targets are the
   field's majority value per revision) and scores, with the campaign's `sampling`, the
   tasks still to label that are neither holdout nor fully assigned;
+* spreads the next batch (the `retrain_every` tasks outside the holdout labeled before the
+  next round) over the feature space (`batches.diverse`);
 * gives those tasks priorities by descending score (`sampling.priorities`), spread like
   the waiting holdout tasks (`holdout.aligned`), so that any prefix of the served order
   holds the campaign's share of random holdout tasks; tasks whose revision has no stored
@@ -40,6 +42,7 @@ from wikiloom.labels.campaigns import get_campaign
 from wikiloom.labels.events import record_event
 from wikiloom.labels.tables import Campaign, CampaignRound, Label, Task
 from wikiloom.labels.tasks import reorder_tasks
+from wikiloom.learn.batches import diverse
 from wikiloom.learn.estimators import WikiClassifier
 from wikiloom.learn.featuresets import feature_set
 from wikiloom.learn.featurestore import FeatureSet, get_vectors
@@ -299,7 +302,11 @@ def plan_round(session: Session, campaign_id: int, features: FeatureSet | None =
     updates: list[tuple[int, float | None, bool]] = [(t, None, True) for t in data.marked]
     if scored:
         current = np.clip([row.priority for row in scored + kept], 0.0, TOP)
-        scores = np.concatenate([found.scores[: len(scored)], np.zeros(len(kept))])
+        batch = max(1, round(campaign.retrain_every * (1.0 - campaign.holdout_fraction)))
+        spread = diverse(
+            found.scores[: len(scored)], pool[: len(scored)], batch, random_state=number
+        )
+        scores = np.concatenate([spread, np.zeros(len(kept))])
         holdout = np.arange(len(current)) >= len(scored)
         new = aligned(priorities(scores, holdout, current)[: len(scored)], current[len(scored) :])
         updates += [(row.id, float(p), False) for row, p in zip(scored, new, strict=True)]
