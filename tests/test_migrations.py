@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import wikiloom.faces.tables
 import wikiloom.jobs.tables
 import wikiloom.labels.tables
 import wikiloom.learn.tables  # noqa: F401  (these imports register the tables on Base.metadata)
@@ -26,6 +27,8 @@ TABLES = {
     "score_feedback",
     "change_request_comments", "change_requests",
     "campaign_rounds",
+    "credentials", "depicts_edits", "face_answers", "face_images", "face_project_members",
+    "face_projects", "faces",
 }  # fmt: skip
 
 

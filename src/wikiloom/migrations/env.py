@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import wikiloom.faces.tables
 import wikiloom.jobs.tables
 import wikiloom.labels.tables
 import wikiloom.learn.tables  # noqa: F401  (these imports register the tables on Base.metadata)
