@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         description="Key that signs session cookies; without one, a random key is made at "
         "start and sessions end with the process.",
     )
+    token_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key that encrypts users' OAuth 2.0 tokens at rest (`wikiloom keys "
+        'token` or `python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())"`); several keys, comma-separated, rotate: '
+        "the first encrypts, all decrypt. Required outside development.",
+    )
     dev_login: bool = Field(
         default=False,
         description="Offer POST /auth/dev_login/ (log in as any user id) when serving on "
@@ -110,6 +117,17 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a labeler's groups and edit count, looked up on a wiki for a "
         "campaign's requirements, are remembered.",
+    )
+    face_image_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (host:port) beyond upload.wikimedia.org that face images may be "
+        'downloaded from, over http too, as a JSON list, e.g. `["127.0.0.1:8081"]`: test '
+        "wikis on loopback only.",
+    )
+    face_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1,
+        description="Largest image, in bytes, downloaded to detect or encode faces.",
     )
     redis_url: str | None = Field(
         default=None,
@@ -190,6 +208,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds between the scheduler's looks for active-learning campaigns due "
         "to retrain.",
+    )
+    face_processes: int = Field(
+        default=2,
+        ge=1,
+        description="Face-detection processes a `faces_detect` job starts (each holds the "
+        "dlib models, about 100 MB, and one core).",
     )
     export_dir: Path = Field(
         default=Path("exports"),

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
 
 from tests.support.mediawiki_oauth import (
     DEFAULT_ACCOUNT,
+    PROVIDER_THREAD,
     Consumer,
     MediaWikiOAuth,
     WikiAccount,
@@ -29,7 +33,12 @@ from tests.support.mediawiki_oauth import (
     url_of,
 )
 from wikiloom.config import Settings
+from wikiloom.db import make_engine, session_factory, transaction
+from wikiloom.faces.credentials import load_tokens, new_token_key, token_cipher
+from wikiloom.faces.tables import Credential
 from wikiloom.http import create_app
+from wikiloom.labels.tables import User
+from wikiloom.migrations import upgrade
 
 Version = Literal["2.0", "1.0a"]
 OUR_SITE = "http://wikiloom.test"
@@ -52,6 +61,7 @@ def login_settings(
         "oauth_wiki": provider.url,
         "user_agent": USER_AGENT,
         "secret_key": "test-secret-key-of-the-oauth-tests",
+        "token_key": None,  # whatever the environment says: the tests that keep tokens set one
     }
     if consumer is not None:
         values |= {
@@ -390,3 +400,115 @@ async def test_handshake_against_our_app_on_a_real_server(
             assert landed.url == f"{site}/auth/"
             whoami = await user.get(f"{site}/auth/whoami/", params={"detail": ""})
             assert whoami.json() == {"user": {"id": 608705, "name": "Loom Tester"}}
+
+
+def kept_credentials(settings: Settings) -> list[Credential]:
+    """The credentials rows of the app's database."""
+    engine = make_engine(settings)
+    with transaction(session_factory(engine)) as session:
+        rows = list(session.scalars(select(Credential)))
+    engine.dispose()
+    return rows
+
+
+def issued_to(provider: MediaWikiOAuth, consumer: Consumer) -> list[Any]:
+    """The OAuth 2 tokens the provider issued to a consumer."""
+    return [token for token in provider.bearer_tokens.values() if token.consumer is consumer]
+
+
+@pytest.mark.anyio
+async def test_an_oauth2_login_keeps_the_tokens_encrypted(
+    tmp_path: Path,
+    provider: MediaWikiOAuth,
+    browser: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    key = new_token_key()
+    consumer = provider.add_consumer("2.0", f"{OUR_SITE}/auth/callback/")
+    settings = login_settings(tmp_path, provider, consumer, token_key=key)
+    upgrade(settings.database_url)
+    async with await in_process(settings) as app:
+        finished = await log_in(app, browser)
+        assert finished.status_code == 302, finished.text
+        assert (await app.get("/auth/whoami/")).json() == {"user": {"id": 608705}}
+
+    [issued] = issued_to(provider, consumer)
+    assert issued.refresh_token is not None
+    [row] = kept_credentials(settings)
+    assert row.user_id == DEFAULT_ACCOUNT.central_id
+    for raw, plain in [
+        (row.access_token, issued.access_token),
+        (row.refresh_token, issued.refresh_token),
+    ]:
+        assert raw is not None
+        assert plain.encode() not in raw
+        assert Fernet(key).decrypt(raw) == plain.encode()
+    assert row.expires is not None
+    engine = make_engine(settings)
+    with transaction(session_factory(engine)) as session:
+        tokens = load_tokens(session, token_cipher(settings), DEFAULT_ACCOUNT.central_id)
+        user = session.get(User, DEFAULT_ACCOUNT.central_id)
+        assert user is not None
+        assert user.name == DEFAULT_ACCOUNT.username
+    engine.dispose()
+    assert tokens is not None
+    assert tokens.access_token == issued.access_token
+    assert provider.valid(tokens.access_token)
+
+    ours = [record for record in caplog.records if record.threadName != PROVIDER_THREAD]
+    text = "\n".join(logging.Formatter().format(record) for record in ours)
+    assert "HTTP Request: POST" in text  # the capture saw the token exchange
+    assert issued.access_token not in text
+    assert issued.refresh_token not in text
+
+
+@pytest.mark.anyio
+async def test_without_a_token_key_login_works_and_warns_once(
+    tmp_path: Path,
+    provider: MediaWikiOAuth,
+    browser: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wikiloom")
+    consumer = provider.add_consumer("2.0", f"{OUR_SITE}/auth/callback/")
+    settings = login_settings(tmp_path, provider, consumer, token_key=None)
+    upgrade(settings.database_url)
+    async with await in_process(settings) as app:
+        for _ in range(2):
+            finished = await log_in(app, browser)
+            assert finished.status_code == 302, finished.text
+            assert (await app.get("/auth/whoami/")).json() == {"user": {"id": 608705}}
+    warnings = [r.getMessage() for r in caplog.records if r.name == "wikiloom.http.login"]
+    assert len(warnings) == 1
+    assert "WIKILOOM_TOKEN_KEY" in warnings[0]
+    assert kept_credentials(settings) == []
+    for token in issued_to(provider, consumer):
+        assert token.access_token not in warnings[0]
+
+
+@pytest.mark.anyio
+async def test_in_development_the_key_comes_from_the_secret_key(
+    tmp_path: Path, provider: MediaWikiOAuth, browser: httpx.AsyncClient
+) -> None:
+    consumer = provider.add_consumer("2.0", f"{OUR_SITE}/auth/callback/")
+    settings = login_settings(tmp_path, provider, consumer, token_key=None, dev_login=True)
+    upgrade(settings.database_url)
+    async with await in_process(settings) as app:
+        assert (await log_in(app, browser)).status_code == 302
+    [issued] = issued_to(provider, consumer)
+    [row] = kept_credentials(settings)
+    assert token_cipher(settings).decrypt(row.access_token) == issued.access_token.encode()
+
+
+@pytest.mark.anyio
+async def test_an_oauth1_login_keeps_no_token(
+    tmp_path: Path, provider: MediaWikiOAuth, browser: httpx.AsyncClient
+) -> None:
+    consumer = provider.add_consumer("1.0a", f"{OUR_SITE}/auth/callback/")
+    settings = login_settings(tmp_path, provider, consumer, token_key=new_token_key())
+    upgrade(settings.database_url)
+    async with await in_process(settings) as app:
+        assert (await log_in(app, browser)).status_code == 302
+        assert (await app.get("/auth/whoami/")).status_code == 200
+    assert kept_credentials(settings) == []

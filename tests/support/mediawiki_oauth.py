@@ -3,10 +3,14 @@
 This machine has no MediaWiki with the OAuth extension (Debian's package lacks it), so the
 login tests talk to this stand-in instead. It mimics what wikiloom relies on:
 
-* OAuth 2.0 (`authlib.oauth2` AuthorizationServer + AuthorizationCodeGrant, PKCE):
-  `GET /w/rest.php/oauth2/authorize`, `POST /w/rest.php/oauth2/access_token`, and
+* OAuth 2.0 (`authlib.oauth2` AuthorizationServer + AuthorizationCodeGrant, PKCE, and
+  RefreshTokenGrant): `GET /w/rest.php/oauth2/authorize`, `POST /w/rest.php/oauth2/access_token`
+  (grant types `authorization_code` and `refresh_token`), and
   `GET /w/rest.php/oauth2/resource/profile` answering `sub`, `username`, `editcount`,
-  `confirmed_email`, `blocked`, `registered`, `groups`, `rights`, `grants`.
+  `confirmed_email`, `blocked`, `registered`, `groups`, `rights`, `grants`. Access tokens
+  last four hours and come with a refresh token; as MediaWiki (league/oauth2-server) does, a
+  refresh ROTATES it: the answer carries a new refresh token, and the old refresh token and
+  its access token are revoked (used again: `invalid_grant`).
 * OAuth 1.0a (`authlib.oauth1` AuthorizationServer + ResourceProtector, HMAC-SHA1):
   `/w/index.php?title=Special:OAuth/initiate` (only `oauth_callback=oob`, as for consumers
   without a callback prefix), `/wiki/Special:OAuth/authorize?oauth_token=…&oauth_consumer_key=…`,
@@ -19,11 +23,13 @@ login tests talk to this stand-in instead. It mimics what wikiloom relies on:
 The authorize endpoints show no consent page: they approve at once as the consumer's
 configured user and redirect to the consumer's registered callback URL. A consumer's `forge`
 makes identify answer a bad JWT (wrong `aud`, wrong `nonce`, bad signature, expired).
-`serve_provider()` runs it on a real uvicorn on a free loopback port in a background thread.
+`serve_provider()` runs it on a real uvicorn on a free loopback port in a background thread
+named `PROVIDER_THREAD` (so that tests can tell the wiki's log records from ours).
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 import threading
@@ -54,6 +60,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 Forgery = Literal["aud", "nonce", "signature", "expired"]
+#: The name of the thread the provider's uvicorn runs in.
+PROVIDER_THREAD = "stand-in-wiki"
+#: MediaWiki's access tokens last four hours.
+ACCESS_TOKEN_LIFETIME = 14400
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,7 @@ class Consumer:
         return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == "authorization_code"
+        return grant_type in {"authorization_code", "refresh_token"}
 
 
 @dataclass
@@ -152,12 +162,14 @@ class AuthorizationCode:
 
 @dataclass
 class BearerToken:
-    """An OAuth 2 access token."""
+    """An OAuth 2 access token and its refresh token; a refresh revokes both."""
 
     access_token: str
     consumer: Consumer
     scope: str
     expires_at: float
+    refresh_token: str | None = None
+    revoked: bool = False
 
     def check_client(self, client: Consumer) -> bool:
         return client is self.consumer
@@ -172,7 +184,7 @@ class BearerToken:
         return time.time() >= self.expires_at
 
     def is_revoked(self) -> bool:
-        return False
+        return self.revoked
 
     def get_user(self) -> WikiAccount:
         return self.consumer.account
@@ -216,6 +228,11 @@ class MediaWikiOAuth:
         self.consumers: dict[str, Consumer] = {}
         self.codes: dict[str, AuthorizationCode] = {}
         self.bearer_tokens: dict[str, BearerToken] = {}
+        self.refresh_tokens: dict[str, BearerToken] = {}
+        #: Requests for the `refresh_token` grant received, refused ones included.
+        self.refresh_requests = 0
+        #: Seconds the token endpoint waits before answering a refresh (to make races).
+        self.refresh_delay = 0.0
         self.request_tokens: dict[str, TemporaryCredential] = {}
         self.access_tokens: dict[str, dict[str, Any]] = {}
         self.nonces: set[tuple[str, ...]] = set()
@@ -261,11 +278,14 @@ class MediaWikiOAuth:
                 return provider.consumer(client_id, "2.0")
 
             def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-                provider.bearer_tokens[token["access_token"]] = BearerToken(
-                    access_token=token["access_token"],
-                    consumer=request.client,
-                    scope=token.get("scope", ""),
-                    expires_at=time.time() + token["expires_in"],
+                provider.keep(
+                    BearerToken(
+                        access_token=token["access_token"],
+                        consumer=request.client,
+                        scope=token.get("scope", ""),
+                        expires_at=time.time() + token["expires_in"],
+                        refresh_token=token.get("refresh_token"),
+                    )
                 )
 
             def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
@@ -302,16 +322,65 @@ class MediaWikiOAuth:
             def authenticate_user(self, authorization_code: AuthorizationCode) -> WikiAccount:
                 return authorization_code.consumer.account
 
+        class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+            INCLUDE_NEW_REFRESH_TOKEN = True  # MediaWiki rotates refresh tokens
+            TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+
+            def authenticate_refresh_token(self, refresh_token: str) -> BearerToken | None:
+                found = provider.refresh_tokens.get(refresh_token)
+                return found if found is not None and not found.revoked else None
+
+            def authenticate_user(self, refresh_token: BearerToken) -> WikiAccount:
+                return refresh_token.get_user()
+
+            def revoke_old_credential(self, refresh_token: BearerToken) -> None:
+                refresh_token.revoked = True  # the refresh token and its access token
+
         server = Server()
         server.register_token_generator(
             "default",
             BearerTokenGenerator(
                 access_token_generator=lambda **_: secrets.token_urlsafe(32),
-                expires_generator=14400,  # MediaWiki's access tokens last four hours
+                refresh_token_generator=lambda **_: secrets.token_urlsafe(32),
+                expires_generator=ACCESS_TOKEN_LIFETIME,
             ),
         )
         server.register_grant(CodeGrant, [CodeChallenge(required=False)])
+        server.register_grant(RefreshGrant)
         return server
+
+    def keep(self, token: BearerToken) -> None:
+        """Remember a token issued, by its access token and its refresh token."""
+        self.bearer_tokens[token.access_token] = token
+        if token.refresh_token is not None:
+            self.refresh_tokens[token.refresh_token] = token
+
+    def issue(self, consumer: Consumer, expires_in: int = ACCESS_TOKEN_LIFETIME) -> dict[str, Any]:
+        """Issue a token pair to `consumer`'s user, as a login would; the token response."""
+        token = BearerToken(
+            access_token=secrets.token_urlsafe(32),
+            consumer=consumer,
+            scope="basic",
+            expires_at=time.time() + expires_in,
+            refresh_token=secrets.token_urlsafe(32),
+        )
+        self.keep(token)
+        return {
+            "token_type": "Bearer",
+            "access_token": token.access_token,
+            "refresh_token": token.refresh_token,
+            "expires_in": expires_in,
+            "scope": token.scope,
+        }
+
+    def revoke(self, refresh_token: str) -> None:
+        """Revoke a token pair, as the user does at Special:OAuthManageMyGrants."""
+        self.refresh_tokens[refresh_token].revoked = True
+
+    def valid(self, access_token: str) -> bool:
+        """Whether the wiki accepts this access token now."""
+        found = self.bearer_tokens.get(access_token)
+        return found is not None and not found.is_revoked() and not found.is_expired()
 
     def _bearer_validator(self) -> Any:
         provider = self
@@ -336,8 +405,11 @@ class MediaWikiOAuth:
         return response
 
     async def oauth2_token(self, request: Request) -> Response:
-        """Exchange a code (and PKCE verifier) for a bearer token."""
+        """Exchange a code (and PKCE verifier), or a refresh token, for a bearer token."""
         form = {key: str(value) for key, value in (await request.form()).items()}
+        if form.get("grant_type") == "refresh_token":
+            self.refresh_requests += 1
+            await asyncio.sleep(self.refresh_delay)
         response: Response = self.oauth2.create_token_response(
             StarletteOAuth2Request(request, form)
         )
@@ -511,11 +583,13 @@ def url_of(sock: socket.socket) -> str:
 
 
 @contextmanager
-def serve_asgi(app: Any, sock: socket.socket, timeout: float = 10.0) -> Iterator[str]:
+def serve_asgi(
+    app: Any, sock: socket.socket, timeout: float = 10.0, name: str | None = None
+) -> Iterator[str]:
     """Serve an ASGI app with a real uvicorn on `sock`, in a background thread."""
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=name)
     thread.start()
     deadline = time.monotonic() + timeout
     while not server.started:
@@ -536,5 +610,5 @@ def serve_provider() -> Iterator[MediaWikiOAuth]:
     provider = MediaWikiOAuth()
     sock = loopback_socket()
     provider.url = url_of(sock)
-    with serve_asgi(provider.app(), sock):
+    with serve_asgi(provider.app(), sock, name=PROVIDER_THREAD):
         yield provider

@@ -1,4 +1,4 @@
-"""Commands that run wikiloom: the schema, the demo, and the server."""
+"""Commands that run wikiloom: the schema, the demo, the server, and the token key."""
 
 from __future__ import annotations
 
@@ -125,3 +125,33 @@ def warmup(
                 typer.echo(
                     f"{served.wiki} {served.name} {served.version}: loaded in {seconds:.3f} s"
                 )
+
+
+keys_app = typer.Typer(help="Keys: the OAuth token key.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("token")
+def keys_token() -> None:
+    """Print a new Fernet key for WIKILOOM_TOKEN_KEY (put it first to rotate keys)."""
+    from wikiloom.faces.credentials import new_token_key
+
+    typer.echo(new_token_key())
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Encrypt every kept OAuth token again with the first key of WIKILOOM_TOKEN_KEY."""
+    from wikiloom.faces.credentials import rotate_tokens, token_cipher
+
+    with (
+        errors(),
+        database() as (settings, _, factory),
+        transaction(factory, write=True) as session,
+    ):
+        rotated, unreadable = rotate_tokens(session, token_cipher(settings))
+    typer.echo(f"{rotated} credentials encrypted with the first key")
+    if unreadable:
+        users = ", ".join(map(str, unreadable))
+        message = f"{len(unreadable)} credentials no key decrypts (users {users}): "
+        typer.echo(message + "they must log in again", err=True)

@@ -25,6 +25,8 @@ from wikiloom.errors import AppError
 from wikiloom.http import (
     audit,
     campaign_pages,
+    faces,
+    faces_pages,
     feedback,
     feedback_pages,
     form_builder,
@@ -131,6 +133,7 @@ def create_app(settings: Settings) -> FastAPI:
         governance,
         audit,
         governance_pages,  # before ui's /ui/{wiki}/: /ui/audit/ is ours
+        faces, faces_pages,  # before ui's /ui/{wiki}/: /ui/faces/ is ours
         ui, campaign_pages, model_pages,
         feedback, feedback_pages,
         form_builder,

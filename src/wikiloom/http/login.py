@@ -6,16 +6,22 @@ wiki who the user is: the OAuth 2 profile resource, or the OAuth 1.0a identify J
 signed with the consumer secret, checked here). The callback URL is the one registered with
 the consumer: OAuth 2 requests omit `redirect_uri` and OAuth 1.0a sends `oauth_callback=oob`,
 as MediaWiki expects.
+
+After an OAuth 2.0 login the user's tokens are kept, encrypted (`wikiloom.faces.credentials`),
+for the jobs that edit as them; without a token key (outside development) they are not, a
+warning says so once, and the login works as before.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 from urllib.request import parse_http_list, parse_keqv_list
 
 import httpx2
 from authlib.integrations.starlette_client import OAuth, OAuthError
+from cryptography.fernet import MultiFernet
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from joserfc import jwt
@@ -24,6 +30,10 @@ from joserfc.jwk import OctKey
 
 from wikiloom.config import Settings
 from wikiloom.errors import Forbidden, NotConfigured, WikiError, WikiUnavailable
+from wikiloom.faces.credentials import store_token, token_cipher
+from wikiloom.http.deps import in_transaction
+
+log = logging.getLogger(__name__)
 
 CLIENT_NAME = "mediawiki"
 NO_STATE = "OAuth callback failed.  Are cookies disabled?"  # Wiki labels' message
@@ -109,6 +119,15 @@ class Login:
             if not value
         ]
         self.missing = missing
+        #: The cipher of kept tokens (OAuth 2.0 only), or why there is none.
+        self.cipher: MultiFernet | None = None
+        self.cipher_problem = ""
+        self._warned = False
+        if self.version == "2.0":
+            try:
+                self.cipher = token_cipher(settings)
+            except NotConfigured as error:
+                self.cipher_problem = error.message
         self.client: Any = None
         if not missing:
             self.client = self._register(str(settings.user_agent), settings.wiki_timeout)
@@ -194,7 +213,26 @@ class Login:
         except (KeyError, ValueError) as error:
             message = f"{self.wiki} answered the login's completion unexpectedly"
             raise WikiError(message, "oauth") from error
+        if self.version == "2.0":
+            await self._keep(request, user, token)
         return user, str(pending.get("next") or "/")
+
+    async def _keep(self, request: Request, user: dict[str, Any], token: dict[str, Any]) -> None:
+        """Keep the user's OAuth 2.0 tokens, encrypted, for the jobs that edit as them."""
+        cipher = self.cipher
+        if cipher is None:
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "users' OAuth tokens are not kept, so jobs cannot edit as them: %s",
+                    self.cipher_problem,
+                )
+            return
+        await in_transaction(
+            request,
+            lambda session: store_token(session, cipher, user["id"], token, user_name=user["name"]),
+            write=True,
+        )
 
     async def _profile(self, client: Any, token: dict[str, Any]) -> dict[str, Any]:
         """The user of an OAuth 2 access token, from the wiki's profile resource."""

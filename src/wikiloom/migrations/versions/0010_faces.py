@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 
-def _users(column: str, *, nullable: bool = False, primary_key: bool = False) -> sa.Column:
+def _users(column: str, *, nullable: bool = False, primary_key: bool = False) -> sa.Column[int]:
     return sa.Column(
         column,
         sa.BigInteger(),
@@ -29,7 +29,7 @@ def _users(column: str, *, nullable: bool = False, primary_key: bool = False) ->
     )
 
 
-def _project() -> sa.Column:
+def _project() -> sa.Column[int]:
     return sa.Column(
         "project_id",
         sa.Integer(),
