@@ -34,6 +34,7 @@ SCRIPTS = (
     "scoring",
     "model_states",
     "ui",
+    "faces",
 )
 
 

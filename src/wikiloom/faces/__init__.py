@@ -1,1 +1,1 @@
-"""Faces on Commons: detection, matching, crawling and depicts statements (WikiVisage done right)."""
+"""Faces on Commons: detection, matching, crawling, depicts statements (WikiVisage done right)."""
