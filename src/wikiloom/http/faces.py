@@ -22,7 +22,7 @@ import httpx
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wikiloom.errors import BadRequest, NotFound, Unauthenticated
@@ -32,6 +32,12 @@ from wikiloom.faces.detection import encode_box
 from wikiloom.faces.downloads import DownloadPolicy, fetch_image
 from wikiloom.faces.tables import DepictsEdit, Face, FaceImage
 from wikiloom.http.deps import in_transaction
+from wikiloom.http.faces_objects import (
+    edit_json,
+    face_json,
+    image_with_faces,
+    match_page,
+)
 from wikiloom.http.identity import require_user, session_user
 from wikiloom.http.openapi import ErrorEnvelope
 
@@ -85,39 +91,6 @@ def user_of(request: Request) -> tuple[int, str | None]:
     if user is None:
         raise Unauthenticated("Log in to do this: it is recorded under your account.")
     return require_user(request), str(user.get("name") or "") or None
-
-
-def image_json(image: FaceImage) -> dict[str, Any]:
-    """An image as JSON: its file, and the size of its detection space."""
-    return {
-        "id": image.id,
-        "project_id": image.project_id,
-        "page_id": image.page_id,
-        "title": image.title,
-        "thumb_url": image.thumb_url,
-        "width": image.width,
-        "height": image.height,
-        "status": image.status,
-        "depicted": image.depicted,
-    }
-
-
-def face_json(face: Face) -> dict[str, Any]:
-    """A face as JSON: its box in its image's detection space (never its encoding)."""
-    return {
-        "id": face.id,
-        "image_id": face.image_id,
-        "box": {
-            "top": face.box_top,
-            "right": face.box_right,
-            "bottom": face.box_bottom,
-            "left": face.box_left,
-        },
-        "origin": face.origin,
-        "score": face.score,
-        "answer": face.answer,
-        "encoded": face.encoding is not None,
-    }
 
 
 def _project(session: Session, project_id: int) -> dict[str, Any]:
@@ -231,13 +204,6 @@ async def add_member(request: Request, project_id: int) -> Response:
     return answer(await in_transaction(request, work, write=True))
 
 
-def _image_with_faces(session: Session, image: FaceImage | None) -> dict[str, Any]:
-    if image is None:
-        return {"image": None, "faces": []}
-    faces = images.faces_of(session, [image.id])[image.id]
-    return {"image": image_json(image), "faces": [face_json(face) for face in faces]}
-
-
 @router.get("/projects/{project_id:int}/next")
 async def next_image(request: Request, project_id: int) -> Response:
     """The image the user should answer next (members), with its faces; `image` is null
@@ -246,7 +212,7 @@ async def next_image(request: Request, project_id: int) -> Response:
 
     def work(session: Session) -> dict[str, Any]:
         projects.require_role(session, project_id, user_id)
-        found = _image_with_faces(session, answers.next_image(session, project_id, user_id))
+        found = image_with_faces(session, answers.next_image(session, project_id, user_id))
         found["threshold"] = projects.get_project(session, project_id).threshold
         return found
 
@@ -317,7 +283,7 @@ async def undo(request: Request, project_id: int) -> Response:
         found = _answered(session, project_id, done, rescore=done is not None)
         if done is not None:
             image = session.get(FaceImage, done.image_id)
-            found |= _image_with_faces(session, image)
+            found |= image_with_faces(session, image)
         return found
 
     return answer(await in_transaction(request, work, write=True))
@@ -399,38 +365,6 @@ async def matches(request: Request, project_id: int) -> Response:
     return answer(await in_transaction(request, work))
 
 
-def match_page(session: Session, project_id: int, offset: int, limit: int) -> dict[str, Any]:
-    """One page of a project's model matches: `matches` (face and image), `total`, `next`."""
-    threshold = projects.get_project(session, project_id).threshold or {}
-    if threshold.get("value") is None:
-        return {"matches": [], "total": 0, "next_offset": None}
-    where = (
-        Face.project_id == project_id,
-        Face.answer.is_(None),
-        Face.score >= float(threshold["value"]),
-        FaceImage.depicted.is_(False),
-    )
-    total = session.scalar(
-        select(func.count()).select_from(Face).join(FaceImage, FaceImage.id == Face.image_id)
-        .where(*where)
-    )  # fmt: skip
-    rows = session.execute(
-        select(Face, FaceImage)
-        .join(FaceImage, FaceImage.id == Face.image_id)
-        .where(*where)
-        .order_by(Face.score.desc(), Face.id)
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    found = [{"face": face_json(face), "image": image_json(image)} for face, image in rows]
-    more = offset + len(found) < int(total or 0)
-    return {
-        "matches": found,
-        "total": int(total or 0),
-        "next_offset": offset + limit if more else None,
-    }
-
-
 @router.post("/projects/{project_id:int}/edits")
 async def send_edits(request: Request, project_id: int) -> Response:
     """Send the project's edits to Commons (members): queue a depicts statement for every
@@ -469,23 +403,6 @@ async def edits(request: Request, project_id: int) -> Response:
         }
 
     return answer(await in_transaction(request, work))
-
-
-def edit_json(edit: DepictsEdit) -> dict[str, Any]:
-    """A depicts edit as JSON."""
-    return {
-        "id": edit.id,
-        "page_id": edit.page_id,
-        "face_id": edit.face_id,
-        "qid": edit.qid,
-        "action": edit.action,
-        "status": edit.status,
-        "precision": edit.precision,
-        "rev_id": edit.rev_id,
-        "error": edit.error,
-        "created": edit.created.isoformat() + "Z",
-        "done": None if edit.done is None else edit.done.isoformat() + "Z",
-    }
 
 
 @router.delete("/projects/{project_id:int}/encodings")

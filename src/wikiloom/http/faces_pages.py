@@ -19,7 +19,8 @@ from wikiloom.errors import NotFound
 from wikiloom.faces import projects
 from wikiloom.faces.tables import PROJECT_STATES
 from wikiloom.http.deps import in_transaction
-from wikiloom.http.faces import PAGE, match_page
+from wikiloom.http.faces import PAGE
+from wikiloom.http.faces_objects import match_page
 from wikiloom.http.identity import session_user
 from wikiloom.http.messages import Messages
 from wikiloom.http.rendering import page_language, render
