@@ -209,6 +209,12 @@ class Settings(BaseSettings):
         description="Seconds between the scheduler's looks for active-learning campaigns due "
         "to retrain.",
     )
+    face_write_check_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between the scheduler's looks for face projects with depicts "
+        "edits waiting to be written.",
+    )
     face_processes: int = Field(
         default=2,
         ge=1,

@@ -263,3 +263,22 @@ def test_encodings_are_deleted_on_request_and_after_the_retention(sessions: Fact
         assert delete_encodings(session, project_id, OWNER) == 2
         assert session.scalar(select(func.count()).where(Face.encoding.is_not(None))) == 0
         assert session.scalar(select(func.count()).select_from(Face)) == 3  # boxes stay
+
+
+def test_model_decisions_never_become_training_labels(sessions: Factory) -> None:
+    project_id = make_project(sessions)
+    obama, other = person(1, 8), person(2, 8)
+    images = add_photos(sessions, project_id, [[enc] for enc in [*obama, *other]])
+    faces = [faces_of_image(sessions, image)[0] for image in images]
+    with transaction(sessions, write=True) as session:
+        answer_face(session, faces[0], MEMBER, "yes")
+        answer_face(session, faces[1], MEMBER, "yes")
+        answer_face(session, faces[8], MEMBER, "no")
+        first = rescore(session, project_id)
+        assert first is not None
+        assert session.scalar(select(func.count()).where(Face.score > 0.9)) > 3
+        again = rescore(session, project_id)  # the high scores above train nothing
+        assert again is not None
+        assert (again["labelled"], again["confirmed"], again["rejected"]) == (3, 2, 1)
+        assert again == first
+        assert session.scalar(select(func.count()).where(Face.answer.is_not(None))) == 3

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from wikiloom.config import Settings
 
@@ -60,7 +61,11 @@ def environment(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump(mode="json").items():
         if value is None:
             continue
-        text = value if isinstance(value, str) else json.dumps(value)
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr):  # dumped as "**********"
+            text = secret.get_secret_value()
+        else:
+            text = value if isinstance(value, str) else json.dumps(value)
         env[f"WIKILOOM_{name.upper()}"] = text
     return env
 

@@ -94,7 +94,11 @@ def scheduler(
 @jobs_app.command("send")
 def send(
     name: Annotated[
-        str, typer.Argument(help="Job: extract_features, train, precache, export, crawl, round.")
+        str,
+        typer.Argument(
+            help="Job: extract_features, train, precache, export, crawl, round, faces_crawl, "
+            "faces_detect, faces_write."
+        ),
     ],
     argument: Annotated[
         list[str] | None, typer.Argument(help="Job arguments as name=value (JSON values).")

@@ -34,7 +34,7 @@ IMAGE_SOURCES = ("category", "bootstrap")
 FACE_ORIGINS = ("detected", "drawn")
 ANSWERS = ("yes", "no")
 EDIT_ACTIONS = ("add", "remove")
-EDIT_STATES = ("pending", "done", "failed")
+EDIT_STATES = ("pending", "writing", "done", "failed")
 ROLES = ("owner", "member")
 
 
@@ -207,6 +207,8 @@ class DepictsEdit(Base):
     rev_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: When a writer took the edit (status `writing`): a lease, taken over once stale.
+    claimed: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     done: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

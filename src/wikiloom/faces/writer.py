@@ -11,11 +11,12 @@ its file was edited queues the removal of the statement.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from wikiloom.db import insert_ignore, transaction, utcnow
@@ -34,6 +35,8 @@ REMOVE_SUMMARY = (
 FINAL_ERRORS = frozenset({"permissiondenied", "protectedpage", "no-such-entity", "blocked",
                           "abusefilter-disallowed", "readonly-permanent"})  # fmt: skip
 MAX_ATTEMPTS = 3
+#: Seconds a writer's claim on an edit lasts before another writer may take it over.
+LEASE = 300.0
 
 ClientFor = Callable[[int], Awaitable[WikiClient]]
 Turn = Callable[[], Awaitable[None]]
@@ -133,6 +136,16 @@ def _count(session: Session, project_id: int) -> int:
     return int(found or 0)
 
 
+def pending_projects(session: Session) -> dict[int, int]:
+    """Projects with edits waiting (or being written), and the id of the newest of them."""
+    rows = session.execute(
+        select(DepictsEdit.project_id, func.max(DepictsEdit.id))
+        .where(DepictsEdit.status.in_(("pending", "writing")))
+        .group_by(DepictsEdit.project_id)
+    )
+    return {int(project_id): int(newest) for project_id, newest in rows}
+
+
 @dataclass(frozen=True)
 class Written:
     """What a writing pass did."""
@@ -162,33 +175,28 @@ async def write_edits(
     project_id: int,
     *,
     limit: int = 100,
+    lease: float = LEASE,
     turn: Callable[[], Awaitable[None]] | None = None,
     committed: Callable[[Session, Written], None] | None = None,
 ) -> Written:
-    """Write up to `limit` pending edits of a project, each committed on its own.
+    """Write up to `limit` waiting edits of a project, each claimed and committed on its own.
 
+    An edit is claimed first (status `writing`, committed), so two writers never write one
+    edit; a claim older than `lease` seconds (its writer died) is taken over, and the
+    `wbgetclaims` before every edit finds a statement the dead writer saved.
     `client_for(user_id)` gives a wiki client acting as that user (OAuth bearer token, maxlag);
     `turn` is awaited before each edit (the per-wiki politeness gate). An error the wiki gives
     for good (permissions, a missing file) fails the edit with its reason; a passing one
-    (`WikiUnavailable`, a refused token) propagates, the edit still pending, for a retry.
+    (`WikiUnavailable`, a refused token) releases the edit, pending again, and propagates.
     """
     added = already = removed = failed = 0
     for _ in range(limit):
-        with transaction(factory) as session:
-            edit = session.scalars(
-                select(DepictsEdit)
-                .where(DepictsEdit.project_id == project_id, DepictsEdit.status == "pending")
-                .order_by(DepictsEdit.id)
-                .limit(1)
-            ).first()
-            if edit is None:
-                break
-            project = get_project(session, project_id)
-            summary = summary_of(project, edit)
-            edit_id, user_id, wiki = edit.id, edit.user_id, edit.wiki
-            page_id, qid, action = edit.page_id, edit.qid, edit.action
-        if turn is not None:
+        if turn is not None:  # before the claim, so that waiting for a turn never ages it
             await turn()
+        claim = _claim(factory, project_id, lease)
+        if claim is None:
+            break
+        edit_id, user_id, wiki, page_id, qid, action, summary = claim
         outcome: dict[str, Any] = {}
         try:
             client = await client_for(user_id)
@@ -202,9 +210,12 @@ async def write_edits(
             outcome = {"error": str(error)}
         except WikiError as error:
             if error.api_code not in FINAL_ERRORS:
-                _attempt(factory, edit_id, str(error))
+                _release(factory, edit_id, str(error))
                 raise
             outcome = {"error": str(error)}
+        except BaseException as error:
+            _release(factory, edit_id, str(error) or type(error).__name__)
+            raise
         with transaction(factory, write=True) as session:
             stored = session.get(DepictsEdit, edit_id)
             assert stored is not None
@@ -225,12 +236,47 @@ async def write_edits(
     return Written(added, already, removed, failed)
 
 
-def _attempt(factory: sessionmaker[Session], edit_id: int, error: str) -> None:
-    """Count a passing failure; the last allowed one fails the edit for good."""
+def _claim(
+    factory: sessionmaker[Session], project_id: int, lease: float
+) -> tuple[int, int, str, int, str, str, str] | None:
+    """Claim the project's next waiting edit (or a stale claim); None when none is left."""
+    now = utcnow()
+    waiting = or_(
+        DepictsEdit.status == "pending",
+        and_(
+            DepictsEdit.status == "writing",
+            DepictsEdit.claimed < now - dt.timedelta(seconds=lease),
+        ),
+    )
+    with transaction(factory, write=True) as session:
+        while True:
+            edit = session.scalars(
+                select(DepictsEdit)
+                .where(DepictsEdit.project_id == project_id, waiting)
+                .order_by(DepictsEdit.id)
+                .limit(1)
+            ).first()
+            if edit is None:
+                return None
+            taken = session.execute(
+                update(DepictsEdit)
+                .where(DepictsEdit.id == edit.id, waiting)
+                .values(status="writing", claimed=now)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                summary = summary_of(get_project(session, project_id), edit)
+                return (edit.id, edit.user_id, edit.wiki, edit.page_id, edit.qid, edit.action,
+                        summary)  # fmt: skip
+            session.expire(edit)  # another writer took it first: look again
+
+
+def _release(factory: sessionmaker[Session], edit_id: int, error: str) -> None:
+    """Give a claimed edit back after a passing failure; the last allowed one fails it."""
     with transaction(factory, write=True) as session:
         edit = session.get(DepictsEdit, edit_id)
-        if edit is not None and edit.status == "pending":
+        if edit is not None and edit.status == "writing":
             edit.attempts += 1
             edit.error = error[:2000]
-            if edit.attempts >= MAX_ATTEMPTS:
-                edit.status = "failed"
+            edit.status = "failed" if edit.attempts >= MAX_ATTEMPTS else "pending"
+            edit.claimed = None

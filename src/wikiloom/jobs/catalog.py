@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from wikiloom.config import Settings
 from wikiloom.db import transaction
+from wikiloom.faces.writer import pending_projects
 from wikiloom.jobs.crawl import crawl_recent_changes
 from wikiloom.jobs.export import export_campaign
+from wikiloom.jobs.faces import crawl_faces, detect_faces, purge_encodings, write_depicts
 from wikiloom.jobs.precache import precache_revisions
 from wikiloom.jobs.rounds import retrain_campaign
 from wikiloom.jobs.runs import Run, stale_runs
@@ -137,6 +139,21 @@ def round_job(context: JobContext, run: Run, *, campaign_id: int) -> Any:
     return asdict(report)
 
 
+def faces_crawl_job(context: JobContext, run: Run, *, project_id: int) -> Any:
+    """Add the files of a face project's categories (each once)."""
+    return crawl_faces(context.settings, context.factory, project_id, run=run)
+
+
+def faces_detect_job(context: JobContext, run: Run, *, project_id: int, batch: int = 20) -> Any:
+    """Detect and encode the faces of a project's pending images, then score them."""
+    return detect_faces(context.settings, context.factory, project_id, batch=batch, run=run)
+
+
+def faces_write_job(context: JobContext, run: Run, *, project_id: int) -> Any:
+    """Write a project's queued depicts statements, each as the user who sent it."""
+    return write_depicts(context.settings, context.factory, project_id, run=run)
+
+
 JOBS: Mapping[str, Any] = {
     "extract_features": extract_job,
     "train": train_job,
@@ -144,6 +161,9 @@ JOBS: Mapping[str, Any] = {
     "export": export_job,
     "crawl": crawl_job,
     "round": round_job,
+    "faces_crawl": faces_crawl_job,
+    "faces_detect": faces_detect_job,
+    "faces_write": faces_write_job,
 }
 
 
@@ -174,11 +194,40 @@ def schedule_rounds_job(context: JobContext, app: Celery) -> list[str]:
     return keys
 
 
-PERIODIC: Mapping[str, Any] = {"recover": recover_job, "schedule_rounds": schedule_rounds_job}
+def schedule_face_writes_job(context: JobContext, app: Celery) -> list[str]:
+    """Send a `faces_write` job for every face project with depicts edits waiting.
+
+    Keyed by the project's newest waiting edit: a write still running is one job, not two,
+    and edits sent later get a job of their own.
+    """
+    from wikiloom.jobs.engine import enqueue
+
+    with transaction(context.factory) as session:
+        due = pending_projects(session)
+    return [
+        enqueue(app, "faces_write", key=f"faces_write:{project_id}:{newest}", project_id=project_id)
+        for project_id, newest in due.items()
+    ]
+
+
+def faces_purge_job(context: JobContext, app: Celery) -> int:
+    """Delete the face encodings older than their project's retention (biometric data)."""
+    return purge_encodings(context.factory)
+
+
+PERIODIC: Mapping[str, Any] = {
+    "recover": recover_job,
+    "schedule_rounds": schedule_rounds_job,
+    "faces_purge": faces_purge_job,
+    "schedule_face_writes": schedule_face_writes_job,
+}
+#: How often expired face encodings are deleted.
+FACES_PURGE_INTERVAL = timedelta(days=1)
 
 
 def schedule(settings: Settings) -> dict[str, Any]:
-    """The scheduler's periodic jobs: stale runs sent again, active-learning rounds."""
+    """The scheduler's periodic jobs: stale runs sent again, active-learning rounds, face
+    projects' waiting depicts edits written, and expired face encodings deleted."""
     return {
         "recover-stale-runs": {
             "task": "wikiloom.recover",
@@ -187,5 +236,13 @@ def schedule(settings: Settings) -> dict[str, Any]:
         "active-learning-rounds": {
             "task": "wikiloom.schedule_rounds",
             "schedule": timedelta(seconds=settings.round_check_interval),
+        },
+        "face-edits-write": {
+            "task": "wikiloom.schedule_face_writes",
+            "schedule": timedelta(seconds=settings.face_write_check_interval),
+        },
+        "face-encodings-purge": {
+            "task": "wikiloom.faces_purge",
+            "schedule": FACES_PURGE_INTERVAL,
         },
     }

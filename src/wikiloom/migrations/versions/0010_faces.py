@@ -176,12 +176,13 @@ def upgrade() -> None:
         sa.Column("rev_id", sa.BigInteger(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("claimed", TIMESTAMP, nullable=True),
         sa.Column("created", TIMESTAMP, nullable=False),
         sa.Column("done", TIMESTAMP, nullable=True),
         sa.UniqueConstraint("wiki", "page_id", "qid", "action", name="uq_depicts_edits_key"),
         sa.CheckConstraint("action IN ('add', 'remove')", name="ck_depicts_edits_action"),
         sa.CheckConstraint(
-            "status IN ('pending', 'done', 'failed')", name="ck_depicts_edits_status"
+            "status IN ('pending', 'writing', 'done', 'failed')", name="ck_depicts_edits_status"
         ),
     )
     op.create_index("ix_depicts_edits_project", "depicts_edits", ["project_id", "status", "id"])
