@@ -9,8 +9,9 @@ that the next image reflects it. No answer ever carries a face encoding.
 
 Sending edits queues one `depicts_edits` row per file, pending. The web app holds no job
 engine (no Celery app, no broker connection), so it does not enqueue the writing itself: the
-worker's `faces_write` job (`wikiloom jobs send faces_write project_id=N`) writes
-a project's pending rows as the users who sent them.
+scheduler's `schedule_face_writes` (every `WIKILOOM_FACE_WRITE_CHECK_INTERVAL` seconds) sends
+a `faces_write` job for every project with waiting rows, which writes them as the users who
+sent them (`wikiloom jobs send faces_write project_id=N` does it at once).
 """
 
 from __future__ import annotations
