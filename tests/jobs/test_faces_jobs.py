@@ -43,6 +43,7 @@ from tests.support.workers import (
 )
 from wikiloom.config import Settings
 from wikiloom.db import transaction, utcnow
+from wikiloom.faces.answers import answer_face
 from wikiloom.faces.credentials import new_token_key, store_token, token_cipher
 from wikiloom.faces.images import NewImage, add_images, encoding_bytes, encoding_of
 from wikiloom.faces.pool import FacePool
@@ -349,6 +350,36 @@ def test_the_writer_reads_claims_first_and_edits_each_file_once(
     again = write_depicts(quick(settings), sessions, project_id, client_for=client_for)
     assert again["added"] == again["already_there"] == 0
     assert len(standin.calls("wbeditentity")) == writes
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_a_statement_humans_reject_afterwards_is_removed(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    standin = WikibaseStandin()
+    for page in (901, 902):
+        standin.add_file(page, f"File:Photo {page}.jpg")
+    project_id = confirmed_project(sessions, COMMONS, [901, 902])
+    client = standin_client(standin)
+
+    async def client_for(user_id: int) -> WikiClient:
+        return client
+
+    assert write_depicts(quick(settings), sessions, project_id, client_for=client_for)["added"] == 2
+    with transaction(sessions, write=True) as session:
+        face = session.scalars(select(Face).join(FaceImage).where(FaceImage.page_id == 901)).one()
+        answer_face(session, face.id, OWNER, "no")
+        queued = queue_edits(session, project_id, OWNER)
+    assert (queued.additions, queued.removals) == (0, 1)
+    result = write_depicts(quick(settings), sessions, project_id, client_for=client_for)
+    assert result["removed"] == 1
+    assert standin.depicts(901) == []
+    assert standin.depicts(902) == [QID]
+    (removal,) = standin.calls("wbremoveclaims")
+    assert "Removing depicts (P180) Q76" in removal["summary"]
+    assert removal["maxlag"] == "5"
+    with transaction(sessions) as session:  # sent again: nothing more to remove
+        assert queue_edits(session, project_id, OWNER).removals == 0
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
