@@ -137,7 +137,9 @@ def test_development_derives_a_stable_key_from_the_secret_key() -> None:
     assert Fernet(KEY).decrypt(configured.encrypt(b"token")) == b"token"
 
 
-@pytest.mark.parametrize("value", ["not-a-key", f"{KEY},short", "x" * 44])
+@pytest.mark.parametrize(
+    "value", ["not-a-key", f"{KEY},short", "x" * 44], ids=["junk", "second-short", "not-base64"]
+)
 def test_a_malformed_key_is_not_configured_and_never_echoed(value: str) -> None:
     with pytest.raises(NotConfigured, match=KEY_SETTING) as raised:
         token_cipher(key_settings(token_key=value))
