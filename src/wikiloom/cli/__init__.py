@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from wikiloom.cli import campaigns, jobs, models, operations
+from wikiloom.cli import backups, campaigns, jobs, models, operations
 from wikiloom.cli.common import app
 
-__all__ = ["app", "campaigns", "jobs", "main", "models", "operations"]
+__all__ = ["app", "backups", "campaigns", "jobs", "main", "models", "operations"]
 
 
 def main() -> None:
