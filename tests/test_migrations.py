@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 import wikiloom.faces.tables
 import wikiloom.jobs.tables
@@ -58,3 +59,30 @@ def test_migrated_schema_matches_the_tables(empty_url: str) -> None:
         differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_floating_point_columns_keep_double_precision(empty_url: str) -> None:
+    upgrade(empty_url)
+    engine = create_engine(empty_url)
+    precise = 0.23796462709189137
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO campaigns (id, wiki, name, name_seq, form, view, labels_per_task,"
+                " tasks_per_assignment, active, created, workset_expiry, holdout_fraction,"
+                " sampling, min_edit_count, retrain_every, feature_set)"
+                " VALUES (1, 'enwiki', 'c', 0, 'f', 'v', 1, 1, true, :now, 60, :p, 'random', 0,"
+                " 50, 'editquality')"
+            ),
+            {"now": dt.datetime(2026, 1, 1), "p": precise / 10},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO tasks (id, campaign_id, data, priority, assigned, holdout)"
+                " VALUES (1, 1, '{}', :p, 0, false)"
+            ),
+            {"p": precise},
+        )
+        assert connection.scalar(text("SELECT priority FROM tasks")) == precise
+        assert connection.scalar(text("SELECT holdout_fraction FROM campaigns")) == precise / 10
+    engine.dispose()

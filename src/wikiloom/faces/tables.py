@@ -15,7 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    Float,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -69,8 +69,8 @@ class FaceProject(Base):
     #: The categories crawled: [{"name": "Barack Obama", "depth": 1}, ...].
     categories: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="active")
-    target_precision: Mapped[float] = mapped_column(Float, default=0.99)
-    random_fraction: Mapped[float] = mapped_column(Float, default=0.1)
+    target_precision: Mapped[float] = mapped_column(Double, default=0.99)
+    random_fraction: Mapped[float] = mapped_column(Double, default=0.1)
     max_images: Mapped[int] = mapped_column(Integer, default=2000)
     #: Days an encoding is kept after its image was detected; None: until deleted.
     retention_days: Mapped[int | None] = mapped_column(Integer)
@@ -158,7 +158,7 @@ class Face(Base):
     answered_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
     answered: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: The matcher's probability at the last re-scoring (never a training label).
-    score: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Double)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
@@ -202,7 +202,7 @@ class DepictsEdit(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
     #: The estimated precision shown to the user who sent the edits.
-    precision: Mapped[float | None] = mapped_column(Float)
+    precision: Mapped[float | None] = mapped_column(Double)
     statement: Mapped[str | None] = mapped_column(String(255))
     rev_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)

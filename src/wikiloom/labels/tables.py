@@ -10,7 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    Float,
+    Double,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -86,7 +86,7 @@ class Campaign(Base):
     workset_expiry: Mapped[int] = mapped_column(Integer, default=86400)
     sampling: Mapped[str] = mapped_column(String(32), default="random")
     #: The share of tasks kept in random order (never re-prioritised), for unbiased evaluation.
-    holdout_fraction: Mapped[float] = mapped_column(Float, default=0.2)
+    holdout_fraction: Mapped[float] = mapped_column(Double, default=0.2)
     archived: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: Labelers need one of these user groups on the wiki (None: anyone may label).
     required_groups: Mapped[list[str] | None] = mapped_column(JSON)
@@ -130,7 +130,7 @@ class Task(Base):
     #: Live assignments: leased (not yet reclaimed) or labeled. Never above labels_per_task.
     assigned: Mapped[int] = mapped_column(Integer, default=0)
     #: Lower is served first; random by default, set by active learning otherwise.
-    priority: Mapped[float] = mapped_column(Float, default=0.0)
+    priority: Mapped[float] = mapped_column(Double, default=0.0)
     #: In the campaign's random holdout: never re-prioritised (marked by the first round).
     holdout: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -288,10 +288,10 @@ class CampaignRound(Base):
     #: The estimator's type and parameters, the field and the feature set it read.
     estimator: Mapped[Any] = mapped_column(JSON)
     classes: Mapped[Any] = mapped_column(JSON)
-    holdout_roc_auc: Mapped[float | None] = mapped_column(Float)
-    holdout_pr_auc: Mapped[float | None] = mapped_column(Float)
+    holdout_roc_auc: Mapped[float | None] = mapped_column(Double)
+    holdout_pr_auc: Mapped[float | None] = mapped_column(Double)
     #: Cohen's kappa of this round's predictions on the stop set against the previous one's.
-    agreement: Mapped[float | None] = mapped_column(Float)
+    agreement: Mapped[float | None] = mapped_column(Double)
     stop_suggested: Mapped[bool] = mapped_column(Boolean)
     #: Tasks re-prioritised by this round.
     rescored: Mapped[int] = mapped_column(Integer)
