@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
+
+
+def masked_url(url: str) -> str:
+    """`url` with the password of its user info replaced by `***`."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
 
 
 class Settings(BaseSettings):
@@ -225,6 +234,33 @@ class Settings(BaseSettings):
         default=Path("exports"),
         description="Directory where export jobs write campaigns' labels.",
     )
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1,
+        description="Largest request body accepted, in bytes; larger ones are answered 413 "
+        "(task uploads may carry up to 64 MiB).",
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=lambda: {
+            "login": "20/minute",
+            "feedback": "30/minute",
+            "face_drawing": "60/minute",
+            "labels": "300/minute",
+        },
+        description="Requests per client (its address) and route group, as a JSON object of "
+        'group to rate, e.g. `{"login": "20/minute"}`; groups: login, feedback, '
+        "face_drawing, labels; a group left out is not limited. Over it: 429.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `wikiloom serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `wikiloom serve` binds.")
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The fields for repr(), with the secret key and URL passwords masked."""
+        for name, value in super().__repr_args__():
+            shown = value
+            if name == "secret_key" and value is not None:
+                shown = "**********"
+            elif name and name.endswith("_url") and isinstance(value, str):
+                shown = masked_url(value)
+            yield name, shown

@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import wikiloom
@@ -45,8 +45,11 @@ from wikiloom.http import (
     wikilabels,
 )
 from wikiloom.http.deps import ids_in_range
+from wikiloom.http.headers import DefaultContentSecurityPolicy
+from wikiloom.http.limits import BodyLimit
 from wikiloom.http.login import Login
 from wikiloom.http.messages import Messages, load_messages
+from wikiloom.http.ratelimits import RateLimits
 from wikiloom.http.responses import error_body, respond
 from wikiloom.http.scoring import Metrics, unload_idle_models
 from wikiloom.http.sessions import SessionCookies
@@ -106,7 +109,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(DBAPIError)
     async def database_down(_: Request, error: DBAPIError) -> JSONResponse:
-        if not error.connection_invalidated:
+        # A connection that broke, or that could not be made: the server restarting ("the
+        # database system is shutting down", "... is starting up"), refusing or gone. The
+        # DBAPI calls all of these OperationalError; pre-ping replaces the pool's connections
+        # once the server answers again.
+        if not (error.connection_invalidated or isinstance(error, OperationalError)):
             raise error
         return JSONResponse(
             {"error": {"code": "unavailable", "message": "The database is unreachable."}},
@@ -115,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
 
     app.add_middleware(PermanentSlashRedirects)
+    app.add_middleware(DefaultContentSecurityPolicy)
     app.add_middleware(
         CORSMiddleware,
         allow_origin_regex=settings.cors_origins,
@@ -128,6 +136,10 @@ def create_app(settings: Settings) -> FastAPI:
         secure=settings.session_cookie_secure,
         same_site=settings.session_cookie_samesite,
     )
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, upload_bytes=organizing.MAX_TASKS_BODY
+    )
+    app.add_middleware(RateLimits, rates=settings.rate_limits, redis_url=settings.redis_url)
     for module in (
         health, pages, identity, wikilabels, reports, organizing, ores, liftwing, scoring,
         governance,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -13,8 +14,10 @@ import httpx
 import orjson
 from httpx_sse import SSEError, aconnect_sse
 
-from wikiloom.errors import NotConfigured, WikiError, WikiUnavailable
+from wikiloom.errors import BadRequest, NotConfigured, WikiError, WikiUnavailable
 from wikiloom.wiki.client import WikiClient
+
+log = logging.getLogger(__name__)
 
 #: Where Wikimedia serves its public event streams; the stream names follow, comma-separated.
 EVENTSTREAMS_URL = "https://stream.wikimedia.org/v2/stream"
@@ -50,12 +53,44 @@ class WikiChange:
     event_id: str
 
 
+class MalformedEvent(BadRequest, ValueError):
+    """An event of a known schema lacks a field, or has one of the wrong type."""
+
+
+#: What reading a malformed event raises in the readers below (a missing key, a list where a
+#: mapping belongs, a number out of range for a date...).
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError)
+
+
 def parse_change(data: Mapping[str, Any], event_id: str = "") -> WikiChange | None:
     """Read a recentchange, revision-create or page_change event; None for anything else.
 
     Canary events (`meta.domain == "canary"`) and changes without a revision are None too.
-    A ChangeProp envelope `{"event": {...}}` is unwrapped.
+    A ChangeProp envelope `{"event": {...}}` is unwrapped. An event of a known schema that
+    lacks a field, or has one of the wrong type, raises MalformedEvent naming it.
     """
+    try:
+        return _parse_change(data, event_id)
+    except MalformedEvent:
+        raise
+    except _MALFORMED as error:
+        at = f" {event_id}" if event_id else ""
+        what = f"missing {error}" if isinstance(error, KeyError) else f"{error}"
+        raise MalformedEvent(f"malformed event{at}: {what}"[:500]) from None
+
+
+def read_event(text: str, event_id: str = "") -> WikiChange | None:
+    """Read one SSE `data` payload: its change, None for a foreign event, or MalformedEvent."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise MalformedEvent(f"malformed event {event_id}: not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise MalformedEvent(f"malformed event {event_id}: not a JSON object")
+    return parse_change(data, event_id)
+
+
+def _parse_change(data: Mapping[str, Any], event_id: str) -> WikiChange | None:
     if set(data) == {"event"} and isinstance(data["event"], Mapping):
         data = data["event"]
     meta = data.get("meta") or {}
@@ -239,10 +274,10 @@ class EventStream:
                     continue  # a server resuming inclusively: this one was read already
                 first = False
                 try:
-                    data = orjson.loads(sse.data)
-                    change = parse_change(data, sse.id) if isinstance(data, dict) else None
-                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                    change = None  # a malformed event is skipped like a foreign one
+                    change = read_event(sse.data, sse.id)
+                except MalformedEvent as error:  # skipped like a foreign one, but said
+                    log.warning("%s: skipped: %s", self.url, error.message)
+                    change = None
                 if sse.id:
                     self.last_event_id = sse.id
                 yield change
