@@ -88,3 +88,26 @@ def test_a_real_server_serves_the_demo(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://root@127.0.0.1:9/none",  # nothing listens on the discard port
+        "mysql+pymysql://root@127.0.0.1:9/none",
+    ],
+    ids=["postgres", "mariadb"],
+)
+async def test_a_database_refusing_connections_is_a_503_with_retry_after(url: str) -> None:
+    # A server restarting refuses new connections ("shutting down", "connection refused"):
+    # an OperationalError raised while connecting, not a broken connection of the pool.
+    app = create_app(Settings(_env_file=None, database_url=url, database_pool_timeout=2))  # type: ignore[call-arg]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://wikiloom.test") as client:
+        response = await client.get("/campaigns/")
+    app.state.engine.dispose()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "unavailable"
+    assert "root@" not in response.text
