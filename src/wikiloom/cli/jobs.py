@@ -61,9 +61,11 @@ def worker(
     ] = None,
 ) -> None:
     """Run background jobs from the broker (WIKILOOM_BROKER_URL) until stopped."""
-    from wikiloom.jobs.engine import create_celery
+    from wikiloom.jobs.engine import create_celery, declare_queues
 
     settings = Settings()
+    app_ = create_celery(settings)
+    declare_queues(app_)
     argv = [
         "worker",
         f"--concurrency={concurrency}",
@@ -73,7 +75,7 @@ def worker(
     ]
     if hostname:
         argv.append(f"--hostname={hostname}")
-    create_celery(settings).worker_main(argv)
+    app_.worker_main(argv)
 
 
 @app.command("scheduler")

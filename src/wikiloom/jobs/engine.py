@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,27 @@ def create_celery(settings: Settings, jobs: Mapping[str, Body] | None = None) ->
     for name, body in PERIODIC.items():
         _define_periodic(app, context, name, body)
     return app
+
+
+def declare_queues(app: Celery, *, attempts: int = 3) -> None:
+    """Declare the job queue before a worker consumes from it.
+
+    Two workers starting at once on a fresh SQLite broker race to create the queue: kombu's
+    SQLAlchemy transport looks the queue's row up, then inserts it, and the loser's insert
+    breaks the unique name (the worker died at start). Declared here first, with retries,
+    the loser finds the row on its next try. Declaring is what the worker does anyway, with
+    Celery's own queue definition, so on Redis and RabbitMQ it changes nothing.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with app.connection_for_write() as connection:
+                for queue in app.amqp.queues.values():
+                    queue(connection.default_channel).declare()
+            return
+        except Exception:
+            if attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 def enqueue(app: Celery, name: str, *, key: str | None = None, **arguments: Any) -> str:
