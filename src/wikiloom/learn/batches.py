@@ -13,9 +13,12 @@ and so on; the rows outside that shortlist follow by score.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import numpy.typing as npt
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 
 from wikiloom.errors import BadRequest
 
@@ -77,7 +80,9 @@ def diverse(
     rank = np.arange(len(shortlist), dtype=np.int64)
     if clusters > 1:
         found = KMeans(clusters, n_init=1, random_state=int(rng.integers(2**31 - 1)))
-        cluster = found.fit_predict(features)
+        with warnings.catch_warnings():  # near-duplicate rows: fewer clusters, still a spread
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            cluster = found.fit_predict(features)
         # The shortlist is in informativeness order, so a row's rank in its cluster is the
         # count of the same cluster's rows before it.
         grouped = np.argsort(cluster, kind="stable")
