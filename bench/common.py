@@ -144,7 +144,8 @@ def fresh_database(tier: str, name: str = BENCH_DATABASE) -> Iterator[str]:
             shutil.rmtree(directory, ignore_errors=True)
         return
     base = make_url(SERVERS[tier])
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    # A new admin connection each time (no pool): the server may restart in between (faults).
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
     def drop() -> None:
         with admin.connect() as connection:
@@ -700,3 +701,29 @@ def emit_invariants(figure: str, url: str, **context: Any) -> None:
     """Check the invariants over the database and print `figure`: the rows breaking them."""
     found = violation_counts(url)
     emit(figure, sum(found.values()), "rows", checks=found, goal=0, goal_met=not found, **context)
+
+
+def start_clients(target: Any, arguments: list[tuple[Any, ...]]) -> tuple[list[Any], Any]:
+    """Start one spawned client process per argument tuple, called as
+    `target(*args, start, results)`, and release them together once all are ready (the
+    `start` barrier); answer the processes and the queue their results come back on."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(len(arguments) + 1)
+    results = context.Queue()
+    children = [
+        context.Process(target=target, args=(*args, start, results), daemon=True)
+        for args in arguments
+    ]
+    for child in children:
+        child.start()
+    with suppress(threading.BrokenBarrierError):
+        start.wait(timeout=600)
+    return children, results
+
+
+def collect_clients(children: list[Any], results: Any, timeout: float) -> list[Any]:
+    """Each client process's result, then the processes joined."""
+    found = [results.get(timeout=timeout) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+    return found

@@ -235,7 +235,11 @@ def true_precision(
         by_image: dict[int, list[Face]] = {}
         for face, _ in rows:
             by_image.setdefault(face.image_id, []).append(face)
-        picked = {_obama(truth[title], by_image[face.image_id], reference) for face, title in rows}
+        titles = {face.image_id: title for face, title in rows}
+        picked = {
+            _obama(truth[titles[image_id]], faces, reference)
+            for image_id, faces in by_image.items()
+        }
         unanswered = [face for face, _ in rows if face.answer is None and face.score is not None]
         matched = [face for face in unanswered if face.score is not None and face.score >= value]
         right = sum(1 for face in matched if face.id in picked)

@@ -50,18 +50,14 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from common import (
-    SERVERS,
     emit,
     emit_invariants,
     fresh_database,
@@ -110,36 +106,6 @@ def command(argv: list[str], timeout: float = 120) -> dict[str, Any]:
     )  # fmt: skip
     seconds = round(time.monotonic() - began, 3)
     return {"command": shlex.join(argv), "status": done.returncode, "seconds": seconds}
-
-
-@contextmanager
-def server_database(tier: str, name: str = DATABASE) -> Iterator[str]:
-    """A fresh, migrated database on the tier's server (dropped after), as `fresh_database`
-    makes one, but with a new admin connection each time: the server restarts in between.
-    """
-    from wikiloom.migrations import upgrade
-
-    base = make_url(SERVERS[tier])
-    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    quoted = f'"{name}"' if tier == "postgres" else f"`{name}`"
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            force = " WITH (FORCE)" if tier == "postgres" else ""
-            connection.execute(text(f"DROP DATABASE IF EXISTS {quoted}{force}"))
-
-    drop()
-    with admin.connect() as connection:
-        charset = " CHARACTER SET utf8mb4" if tier == "mariadb" else ""
-        connection.execute(text(f"CREATE DATABASE {quoted}{charset}"))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    try:
-        yield url
-    finally:
-        if not os.environ.get("WIKILOOM_BENCH_KEEP"):
-            drop()
-        admin.dispose()
 
 
 def postgres_version() -> str:
@@ -284,7 +250,7 @@ def outage_figures(tally: Tally, probes: Probes, times: dict[str, Any]) -> dict[
 
 def database_fault(tier: str, args: Any) -> None:
     """Labelers against a server whose database restarts in the middle."""
-    with server_database(tier) as url:
+    with fresh_database(tier, DATABASE) as url:
         tasks = 20_000
         note(f"{tier}: loading {tasks} tasks")
         campaign_id = load_campaign(url, tasks, labels_per_task=2, tasks_per_assignment=10)

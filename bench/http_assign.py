@@ -26,14 +26,12 @@ clients, and the whole machine.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +40,7 @@ import orjson
 
 from common import (
     GOOD_LABEL,
+    collect_clients,
     cpu_snapshot,
     emit,
     emit_invariants,
@@ -52,6 +51,7 @@ from common import (
     parser,
     run_together,
     server_settings,
+    start_clients,
     tiers,
 )
 from http_server import Server, dev_login, serve
@@ -197,27 +197,14 @@ def run_clients(
     if processes == 1:
         run = _run_clients(server.base_url, campaign, users, seconds, think, clock_starts)
     else:
-        context = multiprocessing.get_context("spawn")
-        start = context.Barrier(processes + 1)
-        results = context.Queue()
-        children = [
-            context.Process(
-                target=_client_process,
-                args=(server.base_url, campaign, group, seconds, think, start, results),
-                daemon=True,
-            )
-            for group in groups
-        ]
-        for child in children:
-            child.start()
-        with suppress(threading.BrokenBarrierError):
-            start.wait(timeout=600)
+        children, results = start_clients(
+            _client_process,
+            [(server.base_url, campaign, group, seconds, think) for group in groups],
+        )
         clock_starts()
         run = Run()
-        for _ in children:
-            run.merge(results.get(timeout=seconds + 600))
-        for child in children:
-            child.join(timeout=60)
+        for result in collect_clients(children, results, seconds + 600):
+            run.merge(result)
         run.client_cpu_seconds += time.process_time() - before["own"]
     after = cpu_snapshot(dialect)
     wall = time.perf_counter() - before["wall"]

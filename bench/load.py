@@ -56,11 +56,9 @@ import random
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +68,7 @@ from sqlalchemy import create_engine, text
 
 from common import (
     GOOD_LABEL,
+    collect_clients,
     cpu_snapshot,
     emit,
     emit_invariants,
@@ -79,6 +78,7 @@ from common import (
     note,
     parser,
     server_settings,
+    start_clients,
     tiers,
 )
 from http_server import Server, serve
@@ -377,30 +377,16 @@ def run_labelers(
     """
     processes = max(1, min(processes, len(users)))
     groups = [users[index::processes] for index in range(processes)]
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(processes + 1)
-    results = context.Queue()
-    children = [
-        context.Process(
-            target=_client_process,
-            args=(server.base_url, campaign, group, seconds, how, start, results),
-            daemon=True,
-        )
-        for group in groups
-    ]
-    for child in children:
-        child.start()
-    with suppress(threading.BrokenBarrierError):
-        start.wait(timeout=600)
+    children, results = start_clients(
+        _client_process, [(server.base_url, campaign, group, seconds, how) for group in groups]
+    )
     began, own = time.monotonic(), time.process_time()
     before, workers = cpu_snapshot(dialect), server.cpu_seconds()
     if during is not None:
         during(began)
     tally = Tally()
-    for _ in children:
-        tally.merge(results.get(timeout=seconds + how.grace + 600))
-    for child in children:
-        child.join(timeout=60)
+    for result in collect_clients(children, results, seconds + how.grace + 600):
+        tally.merge(result)
     after = cpu_snapshot(dialect)
     wall = time.monotonic() - began
     tally.cpu_seconds += time.process_time() - own
