@@ -47,7 +47,6 @@ Figures (one JSON line each):
 from __future__ import annotations
 
 import asyncio
-import gc
 import math
 import multiprocessing
 import os
@@ -82,7 +81,7 @@ from common import (
     tiers,
 )
 from http_server import Server, serve
-from scoring import AGENT, Connection
+from scoring import AGENT, paced
 
 DATABASE = "wikiloom_bench_load"
 DIALECTS = {"postgres": "postgresql", "mariadb": "mysql", "sqlite": "sqlite"}
@@ -508,81 +507,30 @@ def scoring_requests(port: int, rev_ids: list[int]) -> list[tuple[str, bytes]]:
     return made
 
 
-async def open_loop(  # noqa: PLR0915 (one loop, kept in one piece as bench/scoring.py's)
+async def open_loop(
     port: int, requests: list[tuple[str, bytes]], rate: float, seconds: float
 ) -> dict[str, Any]:
-    """Send `requests` in turn at `rate` per second for `seconds`, whatever the answers do.
+    """Send `requests` in turn at `rate` per second for `seconds`, whatever the answers do
+    (`scoring.paced`). Answers per request: its route, status, the moment it was due, sent
+    and answered."""
 
-    Each request takes an idle keep-alive connection (or opens one when all are busy). Answers
-    per request: its route, status, the moment it was due, sent and answered.
-    """
-    loop = asyncio.get_running_loop()
-    idle = [await Connection.open("127.0.0.1", port) for _ in range(CONNECTIONS)]
-    for connection in list(idle):  # every connection warm before the clock starts
-        for _, request in requests[:4]:
-            connection.send(request)
-            await connection.receive()
-    total = int(rate * seconds)
-    scheduled = [0.0] * total
-    sent = [math.nan] * total
-    done = [math.nan] * total
-    statuses = [0] * total
-    errors: Counter[str] = Counter()
-    opened = 0
-    interval = 1.0 / rate
-    pending: set[asyncio.Task[None]] = set()
-
-    async def answer(index: int, connection: Connection) -> None:
-        try:
-            status, body = await connection.receive()
-        except Exception as error:
-            errors[f"{type(error).__name__}: {error}"[:200]] += 1
-            connection.close()
-            return
-        done[index] = time.perf_counter()
-        statuses[index] = status
+    def check(index: int, status: int, body: bytes) -> str | None:
         if status != 200 or b'"score"' not in body:
-            errors[f"{requests[index % len(requests)][0]} {status}: {body[:160]!r}"] += 1
-        idle.insert(0, connection)
+            return f"{requests[index % len(requests)][0]} {status}: {body[:160]!r}"
+        return None
 
-    gc.collect()
-    gc.disable()
-    cpu = time.process_time()
-    start = time.perf_counter() + 0.05
-    for index in range(total):
-        moment = start + index * interval
-        scheduled[index] = moment
-        wait = moment - time.perf_counter()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        if idle:
-            connection = idle.pop()
-        else:
-            connection = await Connection.open("127.0.0.1", port)
-            opened += 1
-        sent[index] = time.perf_counter()
-        connection.send(requests[index % len(requests)][1])
-        task = loop.create_task(answer(index, connection))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-    last_sent = time.perf_counter()
-    if pending:
-        await asyncio.wait(pending, timeout=30)
-    cpu = time.process_time() - cpu
-    wall = time.perf_counter() - start
-    gc.enable()
-    for connection in idle:
-        connection.close()
+    found = await paced(port, [request for _, request in requests], rate, seconds, check, warm=4)
+    total = len(found.scheduled)
     return {
         "routes": [requests[i % len(requests)][0] for i in range(total)],
-        "scheduled": scheduled,
-        "sent": sent,
-        "done": done,
-        "statuses": statuses,
-        "errors": dict(errors.most_common(10)),
-        "send_seconds": last_sent - sent[0],
-        "connections_opened": opened,
-        "generator_cpu_per_wall": cpu / wall if wall else math.nan,
+        "scheduled": found.scheduled,
+        "sent": found.sent,
+        "done": found.done,
+        "statuses": found.statuses,
+        "errors": dict(found.errors.most_common(10)),
+        "send_seconds": found.last_sent - found.sent[0],
+        "connections_opened": found.opened,
+        "generator_cpu_per_wall": found.cpu_per_wall,
     }
 
 

@@ -58,6 +58,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,23 +150,46 @@ def install_uvloop() -> str:
 # --- the open-loop load generator (its own process) -------------------------------------------
 
 
-async def open_loop(
-    port: int, paths: Sequence[str], rate: float, seconds: float, expect: bytes
-) -> dict[str, Any]:
-    """Send GET requests of `paths` (in turn) at `rate` per second for `seconds`, open loop.
+@dataclass
+class Paced:
+    """One paced run, per request: its moment, when it left, when answered, its status."""
+
+    scheduled: list[float]
+    sent: list[float]
+    done: list[float]
+    statuses: list[int]
+    errors: Counter[str]
+    opened: int
+    start: float
+    last_sent: float
+    cpu_per_wall: float
+
+
+async def paced(
+    port: int,
+    requests: Sequence[bytes],
+    rate: float,
+    seconds: float,
+    check: Callable[[int, int, bytes], str | None],
+    *,
+    warm: int,
+) -> Paced:
+    """Send `requests` (in turn) at `rate` per second for `seconds`, open loop.
 
     Requests leave at fixed moments whatever the answers do: each takes an idle keep-alive
-    connection (first in, first out) or, when all are busy, opens a new one. A request is
-    late when it leaves more than one interval after its moment.
+    connection (first in, first out) or, when all are busy, opens a new one. Every connection
+    is warmed with the first `warm` requests before the clock starts. `check(index, status,
+    body)` names what is wrong with an answer (counted in `errors`), or None.
     """
     loop = asyncio.get_running_loop()
     idle = [await Connection.open("127.0.0.1", port) for _ in range(CONNECTIONS)]
-    requests = [get_request(path, port) for path in paths]
     for connection in list(idle):  # warm every connection up before the clock starts
-        for request in requests[:5]:
+        for request in requests[:warm]:
             connection.send(request)
             await connection.receive()
-    run = Run(int(rate * seconds), len(idle))
+    total = int(rate * seconds)
+    run = Paced([0.0] * total, [math.nan] * total, [math.nan] * total, [0] * total,
+                Counter(), 0, 0.0, 0.0, math.nan)  # fmt: skip
     interval = 1.0 / rate
     tasks: set[asyncio.Task[None]] = set()
 
@@ -177,16 +201,17 @@ async def open_loop(
             connection.close()
             return
         run.done[index] = time.perf_counter()
-        run.statuses[status] += 1
-        if status != 200 or expect not in body:
-            run.errors[f"{status}: {body[:160]!r}"] += 1
+        run.statuses[index] = status
+        problem = check(index, status, body)
+        if problem is not None:
+            run.errors[problem] += 1
         idle.insert(0, connection)
 
     gc.collect()
     gc.disable()  # no collector pauses in the generator while it runs
     cpu = time.process_time()
-    start = time.perf_counter() + 0.05
-    for index in range(run.total):
+    run.start = start = time.perf_counter() + 0.05
+    for index in range(total):
         moment = start + index * interval
         run.scheduled[index] = moment
         wait = moment - time.perf_counter()
@@ -196,13 +221,13 @@ async def open_loop(
             connection = idle.pop()
         else:
             connection = await Connection.open("127.0.0.1", port)
-            run.connections += 1
+            run.opened += 1
         run.sent[index] = time.perf_counter()
         connection.send(requests[index % len(requests)])
         task = loop.create_task(answer(index, connection))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
-    last_sent = time.perf_counter()
+    run.last_sent = time.perf_counter()
     if tasks:
         await asyncio.wait(tasks, timeout=30)
     cpu = time.process_time() - cpu
@@ -210,7 +235,27 @@ async def open_loop(
     gc.enable()
     for connection in idle:
         connection.close()
-    return run.result(interval, start, last_sent, cpu / wall if wall else math.nan)
+    run.cpu_per_wall = cpu / wall if wall else math.nan
+    return run
+
+
+async def open_loop(
+    port: int, paths: Sequence[str], rate: float, seconds: float, expect: bytes
+) -> dict[str, Any]:
+    """GET `paths` (in turn) at `rate` per second for `seconds`, open loop (`paced`); a
+    request is late when it leaves more than one interval after its moment."""
+
+    def check(index: int, status: int, body: bytes) -> str | None:
+        return f"{status}: {body[:160]!r}" if status != 200 or expect not in body else None
+
+    requests = [get_request(path, port) for path in paths]
+    found = await paced(port, requests, rate, seconds, check, warm=5)
+    run = Run(len(found.scheduled), CONNECTIONS + found.opened)
+    run.scheduled, run.sent, run.done = found.scheduled, found.sent, found.done
+    answered = zip(found.statuses, found.done, strict=True)
+    run.statuses.update(status for status, done in answered if not math.isnan(done))
+    run.errors = found.errors
+    return run.result(1.0 / rate, found.start, found.last_sent, found.cpu_per_wall)
 
 
 class Run:
